@@ -1,0 +1,1 @@
+"""The SQL database: models, engine, migrations and config sync."""
