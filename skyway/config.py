@@ -162,9 +162,14 @@ class AzureIds(Model):
 
 
 class LocalIds(Model):
-    """The local vendor: nodes on the management host itself."""
+    """The local vendor: nodes on the management host itself.
+
+    In `record` mode a node is a record file; in `netns` mode it is a
+    network namespace with its own address running its own slurmd.
+    """
 
     network: str = Field(default="10.199.77.0/24")
+    mode: Literal["record", "netns"] = "record"
 
 
 class StaticNode(Model):
@@ -295,6 +300,7 @@ class SlurmSettings(Model):
 class Settings(Model):
     """Site settings from etc/skyway.yaml; every key has a default."""
 
+    catalog_path: Path | None = None
     database_url: str | None = None
     database_password: SecretRef | None = None
     state_dir: Path | None = None
@@ -336,6 +342,11 @@ class Config:
         return (
             configured if configured.is_absolute() else self.root / configured
         )
+
+    @property
+    def catalog_path(self) -> Path:
+        """Where the catalog for the login-node commands is published."""
+        return self.settings.catalog_path or self.state_dir / "catalog.json"
 
     @property
     def database_url(self) -> str:

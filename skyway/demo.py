@@ -38,7 +38,9 @@ def main() -> int:
     failed = 0
     failed |= step("the cloud accounts from etc/accounts/", "cloud", root=root)
     failed |= step("create the database and sync", "misc.db_test", root=root)
-    failed |= step("the node map, empty until nodes run", "misc.nodes", root=root)
+    failed |= step(
+        "the node map, empty until nodes run", "misc.nodes", root=root
+    )
     return 1 if failed else 0
 
 
