@@ -144,6 +144,7 @@ class NodeJournal(Base):
     __tablename__ = "node_journal"
     __table_args__ = (
         Index("ix_node_journal_account_start", "account", "started_at"),
+        Index("ix_node_journal_account_billed", "account", "billed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -158,6 +159,8 @@ class NodeJournal(Base):
     users: Mapped[str] = mapped_column(Text, default="")
     cost: Mapped[Decimal | None] = mapped_column(MONEY)
     end_reason: Mapped[str] = mapped_column(Text, default="")
+    # Set once billing has folded the closed row into its rollups.
+    billed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class NodeRequest(Base):
@@ -256,3 +259,63 @@ class LockRow(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255), default="")
     acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class UsageDay(Base):
+    """Node hours and cost of closed journal rows per day, type and user.
+
+    Billing folds each closed `node_journal` row in once, split at
+    midnight and shared equally among the row's users, so reports over a
+    million lifetimes read a few thousand rows.
+    """
+
+    __tablename__ = "usage_day"
+    __table_args__ = (
+        UniqueConstraint("account", "day", "node_type", "username"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(64))
+    day: Mapped[dt.date] = mapped_column(Date)
+    node_type: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[Decimal] = mapped_column(Numeric(18, 3))
+    cost: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class JobUsage(Base):
+    """Node hours and cost of one Slurm job, from closed journal rows.
+
+    A node lifetime that served several jobs is shared equally among them.
+    """
+
+    __tablename__ = "job_usage"
+    __table_args__ = (
+        UniqueConstraint("account", "job"),
+        Index("ix_job_usage_account_cost", "account", "cost"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(64))
+    job: Mapped[str] = mapped_column(String(32))
+    users: Mapped[str] = mapped_column(String(255), default="")
+    node_types: Mapped[str] = mapped_column(String(128), default="")
+    nodes: Mapped[int] = mapped_column(Integer, default=0)
+    first_start: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_end: Mapped[dt.datetime] = mapped_column(DateTime)
+    seconds: Mapped[Decimal] = mapped_column(Numeric(18, 3))
+    cost: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class CostFetch(Base):
+    """The last attempt to read an account's costs from one vendor API."""
+
+    __tablename__ = "cost_fetch"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+    last_ok_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
