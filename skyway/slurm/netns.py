@@ -83,25 +83,34 @@ def start_node(config: Config, account: str, name: str, address: str) -> None:
     if name in running():
         stop_node(config, account, name)
     bridge = ensure_bridge(network)
-    _plumb(namespace(name), _veth(name), bridge, interface)
-    scontrol.set_address(name, str(interface.ip))
-    _start_slurmd(name)
+    try:
+        _plumb(namespace(name), _veth(name), bridge, interface)
+        scontrol.set_address(name, str(interface.ip))
+        _start_slurmd(name)
+    except CommandError:
+        teardown(name)
+        raise
     log.info("node %s booted at %s", name, interface.ip)
 
 
 def stop_node(config: Config, account: str, name: str) -> None:
-    """Stop node `name`: its processes, its namespace, its veth."""
-    ns = namespace(name)
-    if (NETNS_DIR / ns).exists():
-        _kill_all(ns)
-        run(["ip", "netns", "del", ns], check=False)
-    run(["ip", "link", "del", _veth(name)], check=False)
+    """Stop node `name` and give Slurm its placeholder address back."""
+    teardown(name)
     placeholder = config.settings.slurm.placeholder_address
     try:
         scontrol.set_address(name, placeholder)
     except CommandError as exc:
         log.warning("cannot reset %s's address: %s", name, exc)
     log.info("node %s stopped", name)
+
+
+def teardown(name: str) -> None:
+    """Stop a node's processes, remove its namespace and its veth."""
+    ns = namespace(name)
+    if (NETNS_DIR / ns).exists():
+        _kill_all(ns)
+        run(["ip", "netns", "del", ns], check=False)
+    run(["ip", "link", "del", _veth(name)], check=False)
 
 
 def _network(config: Config, account: str) -> str:
@@ -136,8 +145,8 @@ def _plumb(
 ) -> None:
     run(["ip", "netns", "add", ns])
     run(["ip", "link", "del", veth], check=False)
-    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0"])
-    run(["ip", "link", "set", "eth0", "netns", ns])
+    peer = ["peer", "name", "eth0", "netns", ns]
+    run(["ip", "link", "add", veth, "type", "veth", *peer])
     run(["ip", "link", "set", veth, "master", bridge, "up"])
     run(["ip", "-n", ns, "addr", "add", str(interface), "dev", "eth0"])
     run(["ip", "-n", ns, "link", "set", "eth0", "up"])
