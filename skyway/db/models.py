@@ -91,6 +91,10 @@ class Budget(Base):
     status: Mapped[str] = mapped_column(String(16), default="normal")
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     mailed_status: Mapped[str] = mapped_column(String(16), default="normal")
+    # The resume hook's last refusal for the rate cap, and its mail.
+    rate_capped_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rate_capped_reason: Mapped[str] = mapped_column(Text, default="")
+    rate_mailed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow

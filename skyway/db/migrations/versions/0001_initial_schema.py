@@ -181,6 +181,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_changed_at", sa.DateTime(), nullable=True),
         sa.Column("mailed_status", sa.String(length=16), nullable=False),
+        sa.Column("rate_capped_at", sa.DateTime(), nullable=True),
+        sa.Column("rate_capped_reason", sa.Text(), nullable=False),
+        sa.Column("rate_mailed_at", sa.DateTime(), nullable=True),
         sa.Column("updated_by", sa.String(length=64), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
