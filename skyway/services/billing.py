@@ -1,0 +1,49 @@
+"""The `billing` service: costs, budgets, mail and the catalog.
+
+Each step is its own task, so a vendor's cost API being down does not
+stop enforcement or the catalog: the failing step backs off alone and
+its error shows in `skyway service --status`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from skyway.db.engine import session_scope
+from skyway.services.registry import Context, Task
+
+log = logging.getLogger(__name__)
+
+
+def tasks(context: Context) -> list[Task]:
+    """Pull costs, then enforce budgets (and mail), then publish."""
+    every = context.interval
+    return [
+        Task("costs", lambda: pull_costs(context), every),
+        Task("enforce", lambda: enforce(context), every),
+        Task("catalog", lambda: publish_catalog(context), every),
+    ]
+
+
+def pull_costs(context: Context) -> None:
+    """Fetch every account's vendor costs into cost records."""
+    from skyway.billing import costs
+
+    costs.fetch_all(context.config, context.db_url)
+
+
+def enforce(context: Context) -> None:
+    """Bring every account's budget status, Slurm and mail in line."""
+    from skyway.billing import enforce as enforcement
+
+    enforcement.check(context.config, context.db_url)
+
+
+def publish_catalog(context: Context) -> None:
+    """Publish what the login-node commands may read."""
+    from skyway import catalog
+
+    with session_scope(context.db_url) as session:
+        data = catalog.build(context.config, session)
+    catalog.publish(data, context.config.catalog_path)
+    log.info("catalog published to %s", context.config.catalog_path)

@@ -1,0 +1,75 @@
+"""The `cloud-ACCOUNT` service: drain the request queue, reconcile.
+
+Two tasks: every couple of seconds, if the account has requests waiting,
+run the account worker (the same code a hook starts when no service
+runs); every interval, run the worker regardless (it picks up requests a
+killed worker left behind) and reconcile the four views of the account.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+
+from skyway.db import models
+from skyway.db.engine import session_scope
+from skyway.services.registry import Context, Task
+
+log = logging.getLogger(__name__)
+
+POLL = 2.0
+WAITING = ("pending",)
+
+
+def tasks(context: Context, account: str) -> list[Task]:
+    """Reconcile every interval (the main task) and drain the queue."""
+    context.config.account(account)
+
+    def reconcile_tick() -> None:
+        work(context, account)
+        reconcile(context, account)
+
+    def drain_tick() -> None:
+        if waiting(context.db_url, account):
+            work(context, account)
+
+    return [
+        Task("reconcile", reconcile_tick, context.interval),
+        Task("drain", drain_tick, min(POLL, context.interval)),
+    ]
+
+
+def waiting(db_url: str, account: str) -> int:
+    """How many requests of `account` wait for a worker."""
+    query = (
+        select(func.count())
+        .select_from(models.NodeRequest)
+        .where(models.NodeRequest.account == account)
+        .where(models.NodeRequest.state.in_(WAITING))
+    )
+    with session_scope(db_url) as session:
+        return int(session.scalar(query) or 0)
+
+
+def work(context: Context, account: str) -> None:
+    """Run the account worker once over the queue."""
+    from skyway import nodes
+    from skyway.slurm import notify
+
+    nodes.work(
+        context.config, account, notifier=notify.for_config(context.config)
+    )
+
+
+def reconcile(context: Context, account: str) -> None:
+    """Compare the four views of the account, fix what is safe, log."""
+    from skyway import reconcile as reconciler
+
+    report = reconciler.reconcile(
+        context.config,
+        account,
+        grace=context.settings.grace,
+    )
+    for line in report.lines():
+        log.warning("%s: %s", account, line)
