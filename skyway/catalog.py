@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ def build(
             select(models.NodeMap).where(models.NodeMap.state.in_(UP_STATES))
         )
     )
+    found = balances if balances is not None else _balances(config, session)
     accounts = {}
     for name, account in sorted(config.accounts.items()):
         offered = config.vendors[account.vendor].node_types
@@ -54,22 +56,42 @@ def build(
                 }
                 for type_name, limit in sorted(account.nodes.items())
             },
-            "budget": (balances or {}).get(name, _budget(session, name)),
+            "budget": found.get(name),
         }
     generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return {"generated_at": generated, "accounts": accounts}
 
 
-def _budget(session: Session, account: str) -> dict[str, Any] | None:
-    row = session.get(models.Budget, account)
-    if row is None:
-        return None
-    return {
-        "start": row.start.isoformat(),
-        "amount": float(row.amount),
-        "rate": float(row.rate),
-        "status": row.status,
-    }
+def _balances(config: Config, session: Session) -> dict[str, dict[str, Any]]:
+    """Budget, spending, balance, rates and status of every account."""
+    from skyway.billing import report
+
+    now = models.utcnow()
+    found = {}
+    for line in report.overviews(session, config, now):
+        if line.amount is None or line.start is None:
+            continue
+        found[line.account] = {
+            "start": line.start.isoformat(),
+            "amount": float(line.amount),
+            "rate": float(line.rate_cap or 0),
+            "spent": float(line.spent),
+            "spent_estimated": float(line.estimated),
+            "spent_vendor": _float(line.vendor.amount),
+            "vendor_as_of": _day(line.vendor.as_of),
+            "balance": _float(line.balance),
+            "rate_now": float(line.rate_now),
+            "status": line.status,
+        }
+    return found
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(round(value, 2))
+
+
+def _day(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def publish(catalog: dict[str, Any], path: Path) -> None:
