@@ -17,13 +17,13 @@ import click
 from skyway.cli.app import echo_table, entry
 from skyway.errors import BudgetError, CommandError, InputError
 
-USER_VAR = "SKYWAY_USER"
 HELD = ("hold", "held", "exceeded", "cancel", "cancelled")
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def current_user() -> str:
-    return os.environ.get(USER_VAR) or getpass.getuser()
+    """The login name (Slurm's associations enforce it again)."""
+    return getpass.getuser()
 
 
 def load_catalog() -> dict[str, Any]:

@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -186,11 +187,15 @@ class Harness:
         pid_files += [self.path("run", "slurmdbd.pid")]
         for pid_file in pid_files:
             _kill_pid_file(pid_file)
-        if self.started_munge:
+        marker = self.path("run", "munged.started")
+        if self.started_munge or marker.exists():
             _kill_pid_file(Path("/run/munge/munged.pid"))
             self.started_munge = False
+            marker.unlink(missing_ok=True)
 
     def _prepare_folder(self) -> None:
+        if self.path("run", "slurmctld.pid").exists():
+            self.stop()
         for sub in ("state", "spool", "run"):
             shutil.rmtree(self.path(sub), ignore_errors=True)
         for sub in ("etc", "log", "state", "spool", "run"):
@@ -204,6 +209,7 @@ class Harness:
             shutil.chown(folder, "munge", "munge")
         run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], timeout=30)
         self.started_munge = True
+        self.path("run", "munged.started").touch()
         wait_for("munged", munge_works, 30)
 
     def _create_database(self, password: str) -> None:
@@ -340,3 +346,23 @@ def render_slurm_conf(
             "",
         ]
     )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m skyway.slurm.harness up|down DIR [INCLUDE]`."""
+    logging.basicConfig(level=logging.INFO, format="harness: %(message)s")
+    if len(argv) not in (2, 3) or argv[0] not in ("up", "down"):
+        log.error("usage: harness up|down DIR [INCLUDE]")
+        return 2
+    include = Path(argv[2]) if len(argv) == 3 else None
+    harness = Harness(Path(argv[1]), include)
+    if argv[0] == "down":
+        harness.stop()
+        return 0
+    harness.start()
+    log.info("up; use it with: export SLURM_CONF=%s", harness.conf)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
