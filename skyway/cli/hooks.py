@@ -169,14 +169,9 @@ def _admit(
     session: Session, config: Config, account: str, nodes: list[str]
 ) -> list[str]:
     """The nodes the account can pay for; the others go DOWN with why."""
+    from skyway.billing import enforce
     from skyway.slurm import scontrol
 
-    try:
-        enforce = importlib.import_module("skyway.billing.enforce")
-    except ModuleNotFoundError as exc:
-        if exc.name != "skyway.billing.enforce":
-            raise
-        return nodes
     admitted, refused = enforce.admit(session, config, account, nodes)
     for node, why in sorted(refused.items()):
         log.warning("refused node %s: %s", node, why)
