@@ -1,0 +1,627 @@
+"""Resume, suspend and fail cloud nodes: the request queue and the worker.
+
+Slurm's hooks (and admins) only queue requests and start a worker; the
+worker of an account takes the account's lock, drains every pending
+request into one change of the desired node set, runs one targeted
+Terraform plan and apply per touched workspace, and keeps `node_map`
+and `node_journal` true. Requests that arrive meanwhile are taken by the
+next round; none is dropped, and one account never has two Terraform
+runs at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from skyway import locks, names
+from skyway.config import Account, Config
+from skyway.db import models
+from skyway.db.engine import session_scope
+from skyway.errors import InputError
+
+log = logging.getLogger(__name__)
+ACTIONS = ("resume", "suspend", "fail", "remove")
+UP_STATES = ("resuming", "up")
+FIRST_HOST = 10
+
+
+class Notifier(Protocol):
+    """Who hears about nodes coming and going (Slurm, in production)."""
+
+    def node_up(self, name: str, address: str) -> None: ...
+
+    def node_down(self, name: str) -> None: ...
+
+    def node_failed(self, name: str, reason: str) -> None: ...
+
+
+class NullNotifier:
+    """Tells nobody: the default when Slurm is not part of the picture."""
+
+    def node_up(self, name: str, address: str) -> None:
+        log.debug("node %s up at %s", name, address)
+
+    def node_down(self, name: str) -> None:
+        log.debug("node %s down", name)
+
+    def node_failed(self, name: str, reason: str) -> None:
+        log.debug("node %s failed: %s", name, reason)
+
+
+def default_notifier(config: Config) -> Notifier:
+    """Slurm's notifier when the Slurm side is installed, else nobody."""
+    try:
+        from skyway.slurm.notify import for_config  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return NullNotifier()
+    notifier: Notifier = for_config(config)
+    return notifier
+
+
+@dataclass
+class WorkResult:
+    """What one call of `work` did."""
+
+    runs: list[int] = field(default_factory=list)
+    up: dict[str, str] = field(default_factory=dict)
+    down: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+
+
+def check_node(account: str, node: str) -> tuple[str, int]:
+    """(node type, index) of a node of `account`, or InputError."""
+    names.check("node", node)
+    split = names.split_node(node, [account])
+    if split is None:
+        raise InputError(
+            f"node {node!r} is not a node of account {account}; expected "
+            f"{account}-<type>-<NNN>"
+        )
+    return split[1], split[2]
+
+
+def request(
+    session: Session,
+    account: str,
+    nodes: list[str],
+    action: str,
+    *,
+    jobs: str = "",
+    users: str = "",
+    trigger: str = "",
+    reason: str = "",
+) -> list[int]:
+    """Queue one request per node and commit; return the request ids.
+
+    Fast and Terraform-free: the hooks call it and return to Slurm.
+    Every name is checked first; a bad one refuses the whole call.
+    """
+    if action not in ACTIONS:
+        raise InputError(
+            f"unknown action {action!r}; expected one of: {', '.join(ACTIONS)}"
+        )
+    names.check("account", account)
+    for node in nodes:
+        check_node(account, node)
+    rows = [
+        models.NodeRequest(
+            account=account,
+            node=node,
+            action=action,
+            jobs=jobs,
+            users=users,
+            trigger=trigger[:128],
+            reason=reason,
+        )
+        for node in nodes
+    ]
+    session.add_all(rows)
+    session.commit()
+    return [row.id for row in rows]
+
+
+def ensure_worker(config: Config, account: str) -> None:
+    """Start a one-shot worker for the account unless one is running.
+
+    Returns at once: the worker is a detached process of its own.
+    """
+    names.check("account", account)
+    if not locks.is_free(config, account):
+        return
+    argv = [
+        sys.executable,
+        "-m",
+        "skyway.nodes",
+        "work",
+        account,
+        "--root",
+        str(config.root),
+    ]
+    logs = config.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"worker-{account}.log").open("ab") as out:
+        subprocess.Popen(  # noqa: S603 - an argument list, no shell
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+        )
+    log.info("started a worker for %s", account)
+
+
+def work(
+    config: Config, account: str, notifier: Notifier | None = None
+) -> WorkResult:
+    """Take the account lock and apply every pending request, then return.
+
+    After releasing the lock it looks once more: a request queued while
+    the lock was held (whose hook saw the lock taken) is never stranded.
+    """
+    settings = config.account(account)
+    notifier = notifier or default_notifier(config)
+    result = WorkResult()
+    timeout = float(config.settings.terraform.lock_timeout)
+    while True:
+        with locks.account_lock(config, account, timeout=timeout):
+            _requeue_abandoned(config, account)
+            try:
+                _drain(config, settings, notifier, result)
+            except BaseException:
+                _requeue_abandoned(config, account)
+                raise
+        if not _has_pending(config, account) or not locks.is_free(
+            config, account
+        ):
+            return result
+        timeout = 0
+
+
+def _drain(
+    config: Config, account: Account, notifier: Notifier, result: WorkResult
+) -> None:
+    while batch := _take_pending(config, account.name):
+        result.requests += len(batch)
+        Batch(config, account, batch, notifier, result).run()
+
+
+@dataclass(frozen=True)
+class Request:
+    """A node request as the worker reads it."""
+
+    id: int
+    node: str
+    action: str
+    jobs: str
+    users: str
+    trigger: str
+    reason: str
+
+
+def _take_pending(config: Config, account: str) -> list[Request]:
+    table = models.NodeRequest
+    with session_scope(config.database_url) as session:
+        rows = session.scalars(
+            select(table)
+            .where(table.account == account, table.state == "pending")
+            .order_by(table.id)
+        ).all()
+        for row in rows:
+            row.state = "running"
+        return [
+            Request(
+                r.id, r.node, r.action, r.jobs, r.users, r.trigger, r.reason
+            )
+            for r in rows
+        ]
+
+
+def _has_pending(config: Config, account: str) -> bool:
+    table = models.NodeRequest
+    with session_scope(config.database_url) as session:
+        found = session.scalars(
+            select(table.id)
+            .where(table.account == account, table.state == "pending")
+            .limit(1)
+        ).first()
+        return found is not None
+
+
+def _requeue_abandoned(config: Config, account: str) -> None:
+    """Requests left running by a worker that died go back to pending."""
+    table = models.NodeRequest
+    with session_scope(config.database_url) as session:
+        session.execute(
+            update(table)
+            .where(table.account == account, table.state == "running")
+            .values(state="pending")
+        )
+
+
+def desired_entry(row: models.NodeMap) -> dict[str, str]:
+    """A node's entry in the workspace's nodes file."""
+    return {
+        "node_type": row.node_type,
+        "address": row.address or "",
+        "jobs": row.jobs or "",
+        "user": (row.users or "").split(",")[0],
+    }
+
+
+def desired_nodes(session: Session, account: str) -> dict[str, dict[str, str]]:
+    """Every node the database says should be running, with its data."""
+    rows = session.scalars(
+        select(models.NodeMap).where(
+            models.NodeMap.account == account,
+            models.NodeMap.state.in_(UP_STATES),
+        )
+    )
+    return {row.name: desired_entry(row) for row in rows}
+
+
+def free_address(
+    session: Session, network: str, taken: Iterable[str] = ()
+) -> str:
+    """The lowest free address of `network`, from host .10 upwards."""
+    net = ipaddress.ip_network(network, strict=False)
+    used = set(taken) | set(
+        session.scalars(
+            select(models.NodeMap.address).where(
+                models.NodeMap.address.is_not(None),
+                models.NodeMap.state.not_in(("idle", "down")),
+            )
+        )
+    )
+    for offset in range(FIRST_HOST, net.num_addresses - 1):
+        candidate = str(net.network_address + offset)
+        if candidate not in used:
+            return candidate
+    raise InputError(f"no free address left in {network}")
+
+
+def node_cost(price: Decimal, hours: float) -> Decimal:
+    """price x hours, to the micro-dollar."""
+    return (price * Decimal(str(round(hours, 6)))).quantize(Decimal("1e-6"))
+
+
+def price_of(config: Config, account: Account, node_type: str) -> Decimal:
+    return config.node_type(account, node_type).price
+
+
+class Batch:
+    """One round of the worker: pending requests -> one targeted change."""
+
+    def __init__(
+        self,
+        config: Config,
+        account: Account,
+        requests: list[Request],
+        notifier: Notifier,
+        result: WorkResult,
+    ) -> None:
+        self.config = config
+        self.account = account
+        self.requests = requests
+        self.notifier = notifier
+        self.result = result
+        self.errors: dict[str, str] = {}
+        self.final: dict[str, Request] = {}
+        self.jobs: dict[str, list[str]] = {}
+        self.users: dict[str, list[str]] = {}
+
+    def run(self) -> None:
+        self._reduce()
+        with session_scope(self.config.database_url) as session:
+            wanted = self._wanted(session)
+            for node, entry in wanted.items():
+                self._mark(session, node, entry)
+        run_id = self._apply(wanted) if wanted else None
+        with session_scope(self.config.database_url) as session:
+            self._close_requests(session, run_id)
+
+    def _reduce(self) -> None:
+        """The last action per node wins; jobs and users add up."""
+        for req in self.requests:
+            try:
+                node_type, index = check_node(self.account.name, req.node)
+                self._check_limit(node_type, index)
+            except InputError as exc:
+                self.errors[req.node] = str(exc)
+                continue
+            self.final[req.node] = req
+            if req.action == "resume":
+                _add(self.jobs.setdefault(req.node, []), req.jobs)
+                _add(self.users.setdefault(req.node, []), req.users)
+
+    def _check_limit(self, node_type: str, index: int) -> None:
+        limit = self.account.nodes.get(node_type)
+        if limit is None:
+            valid = ", ".join(sorted(self.account.nodes))
+            raise InputError(
+                f"unknown node type {node_type!r} for account "
+                f"{self.account.name}; expected one of: {valid}"
+            )
+        if not 1 <= index <= limit:
+            raise InputError(
+                f"node index {index} out of range for type {node_type} "
+                f"of {self.account.name}; expected 1 to {limit}"
+            )
+
+    def _wanted(self, session: Session) -> dict[str, dict[str, str] | None]:
+        """The nodes whose running or not must change, with entries."""
+        from skyway import vendors
+
+        assigns = vendors.get(self.account.vendor).assigns_addresses
+        taken: list[str] = []
+        wanted: dict[str, dict[str, str] | None] = {}
+        for node, req in sorted(self.final.items()):
+            row = session.get(models.NodeMap, node)
+            running = row is not None and row.state in UP_STATES
+            if req.action != "resume":
+                if running or (row is not None and row.instance_id):
+                    wanted[node] = None
+                continue
+            if running:
+                assert row is not None
+                if row.address:
+                    self.notifier.node_up(node, row.address)
+                    self.result.up[node] = row.address
+                continue
+            address = ""
+            if assigns:
+                address = free_address(session, self._network(), taken)
+                taken.append(address)
+            wanted[node] = {
+                "node_type": node.removeprefix(self.account.name + "-").rsplit(
+                    "-", 1
+                )[0],
+                "address": address,
+                "jobs": ",".join(self.jobs.get(node, [])),
+                "user": (self.users.get(node) or [""])[0],
+            }
+        return wanted
+
+    def _network(self) -> str:
+        from skyway.vendors.local import settings
+
+        return settings(self.account).network
+
+    def _mark(
+        self, session: Session, node: str, entry: dict[str, str] | None
+    ) -> None:
+        """node_map: resuming or suspending, before Terraform runs."""
+        row = session.get(models.NodeMap, node)
+        if row is None:
+            assert entry is not None
+            row = models.NodeMap(
+                name=node, account=self.account.name, node_type=""
+            )
+            session.add(row)
+        if entry is None:
+            row.state = "suspending"
+            return
+        row.node_type = entry["node_type"]
+        row.state = "resuming"
+        row.address = entry["address"] or None
+        row.jobs = entry["jobs"]
+        row.users = ",".join(self.users.get(node, []))
+        row.price = price_of(self.config, self.account, row.node_type)
+        row.reason = ""
+
+    def _apply(self, wanted: dict[str, dict[str, str] | None]) -> int:
+        from skyway.terraform import runs
+        from skyway.terraform.change import apply_change
+        from skyway.terraform.workspace import Workspace
+
+        workspace = Workspace(self.config, self.account)
+        with session_scope(self.config.database_url) as session:
+            run = runs.start(
+                session,
+                self.config,
+                self.account.name,
+                self._action(),
+                trigger=self._trigger()[0],
+                triggered_by=self._trigger()[1],
+                jobs=",".join(
+                    sorted({j for v in self.jobs.values() for j in v})
+                ),
+                nodes=",".join(sorted(wanted)),
+            )
+            self.result.runs.append(run.id)
+            try:
+                run.row.template_hash = workspace.prepare(run.log)
+                change = apply_change(workspace, run, wanted)
+            except Exception as exc:
+                runs.finish(session, run, "failed", exit_code=1, error=str(exc))
+                self._record_failure(session, wanted, str(exc))
+                return run.id
+            status = "failed" if change.errors else "applied"
+            runs.finish(
+                session,
+                run,
+                status,
+                summary=change.summary,
+                exit_code=change.exit_code,
+                error="; ".join(change.errors),
+            )
+            self._record(session, change)
+            return run.id
+
+    def _action(self) -> str:
+        actions = {req.action for req in self.final.values()}
+        return actions.pop() if len(actions) == 1 else "change"
+
+    def _trigger(self) -> tuple[str, str]:
+        kinds: list[str] = []
+        who: list[str] = []
+        for req in self.requests:
+            kind, _, by = req.trigger.partition(":")
+            _add(kinds, kind or "service")
+            _add(who, by)
+        return ",".join(kinds), ",".join(who)
+
+    def _record(self, session: Session, change: Any) -> None:
+        now = models.utcnow()
+        for node, out in change.up.items():
+            self._node_up(session, node, out, now)
+        for node in change.gone:
+            self._node_gone(session, node, now)
+        for node, error in change.failed.items():
+            self._node_failed(session, node, error, now)
+
+    def _record_failure(
+        self,
+        session: Session,
+        wanted: dict[str, dict[str, str] | None],
+        error: str,
+    ) -> None:
+        now = models.utcnow()
+        for node in wanted:
+            self._node_failed(session, node, error, now)
+
+    def _node_up(
+        self,
+        session: Session,
+        node: str,
+        out: dict[str, str],
+        now: Any,
+    ) -> None:
+        row = session.get(models.NodeMap, node)
+        assert row is not None
+        row.state = "up"
+        row.instance_id = out.get("id") or None
+        row.address = out.get("address") or row.address
+        row.started_at = now
+        session.add(
+            models.NodeJournal(
+                node=node,
+                account=self.account.name,
+                node_type=row.node_type,
+                instance_id=row.instance_id,
+                price=row.price,
+                started_at=now,
+                jobs=row.jobs,
+                users=row.users,
+            )
+        )
+        self.result.up[node] = row.address or ""
+        self.notifier.node_up(node, row.address or "")
+
+    def _node_gone(self, session: Session, node: str, now: Any) -> None:
+        req = self.final[node]
+        row = session.get(models.NodeMap, node)
+        assert row is not None
+        reason = req.reason or _END_REASONS[req.action]
+        _close_journal(session, node, now, reason)
+        row.state = "failed" if req.action == "fail" else "idle"
+        row.reason = req.reason if req.action == "fail" else ""
+        row.instance_id = None
+        row.address = None
+        row.started_at = None
+        row.jobs = row.users = ""
+        self.result.down.append(node)
+        if req.action == "fail":
+            self.notifier.node_failed(node, reason)
+        else:
+            self.notifier.node_down(node)
+
+    def _node_failed(
+        self, session: Session, node: str, error: str, now: Any
+    ) -> None:
+        row = session.get(models.NodeMap, node)
+        assert row is not None
+        row.state = "failed"
+        row.reason = error[:2000]
+        if self.final[node].action == "resume":
+            row.address = None
+            row.started_at = None
+        else:
+            _close_journal(session, node, now, f"failed: {error}"[:500])
+        self.errors[node] = error
+        self.result.failed[node] = error
+        self.notifier.node_failed(node, error)
+
+    def _close_requests(self, session: Session, run_id: int | None) -> None:
+        now = models.utcnow()
+        for req in self.requests:
+            row = session.get(models.NodeRequest, req.id)
+            if row is None:
+                continue
+            error = self.errors.get(req.node, "")
+            row.state = "failed" if error else "done"
+            row.error = error[:2000]
+            row.run_id = run_id
+            row.done_at = now
+
+
+_END_REASONS = {"suspend": "suspended", "fail": "failed", "remove": "removed"}
+
+
+def _add(items: list[str], value: str) -> None:
+    for part in value.split(","):
+        part = part.strip()
+        if part and part not in items:
+            items.append(part)
+
+
+def _close_journal(session: Session, node: str, now: Any, reason: str) -> None:
+    """End the node's open journal row: end time, cost, reason."""
+    table = models.NodeJournal
+    row = session.scalars(
+        select(table)
+        .where(table.node == node, table.ended_at.is_(None))
+        .order_by(table.id.desc())
+    ).first()
+    if row is None:
+        return
+    row.ended_at = now
+    hours = max((now - row.started_at).total_seconds(), 0) / 3600
+    row.cost = node_cost(row.price, hours)
+    row.end_reason = reason[:500]
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skyway.nodes")
+    parser.add_argument("command", choices=["work"])
+    parser.add_argument("account")
+    parser.add_argument("--root")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
+    from skyway import config as configuration
+    from skyway.errors import SkywayError
+
+    try:
+        result = work(configuration.load(args.root), args.account)
+    except SkywayError as exc:
+        log.error("worker for %s: %s", args.account, exc)
+        return exc.exit_code
+    log.info(
+        "worker for %s: %d requests, runs %s, up %s, down %s, failed %s",
+        args.account,
+        result.requests,
+        result.runs,
+        sorted(result.up),
+        sorted(result.down),
+        sorted(result.failed),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
