@@ -1,15 +1,20 @@
 """The vendors Skyway can run nodes on, by name.
 
 Adding a cloud means one module here, one template folder and one line
-in `REGISTRY`, never another `if vendor == ...` elsewhere.
+in `REGISTRY`, never another `if vendor == ...` elsewhere. Importing this
+package stays cheap (Terraform runs `skyway.vendors.local_node` for each
+local node), so vendor modules load only when asked for.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from skyway.errors import ConfigError
-from skyway.vendors.base import Instance, Vendor
+
+if TYPE_CHECKING:
+    from skyway.vendors.base import Vendor
 
 REGISTRY = {
     "aws": "skyway.vendors.aws:AwsVendor",
@@ -18,7 +23,7 @@ REGISTRY = {
     "local": "skyway.vendors.local:LocalVendor",
 }
 
-__all__ = ["REGISTRY", "Instance", "Vendor", "get"]
+__all__ = ["REGISTRY", "get"]
 
 
 def get(name: str) -> Vendor:

