@@ -61,12 +61,11 @@ def nodes(obj: Obj, update: bool, account: str | None) -> int:
     from sqlalchemy import select
 
     from skyway.db import models
-    from skyway.errors import NotBuiltError
 
     if account:
         obj.config.account(account)
     if update:
-        raise NotBuiltError("misc.nodes --update (the reconciler)")
+        _reconcile(obj, [account] if account else sorted(obj.config.accounts))
     with obj.session() as session:
         query = select(models.NodeMap).order_by(models.NodeMap.name)
         if account:
@@ -100,6 +99,33 @@ def nodes(obj: Obj, update: bool, account: str | None) -> int:
         ],
     )
     return 0
+
+
+def _reconcile(obj: Obj, accounts: list[str]) -> None:
+    """Reconcile each account once, carry out its fixes, print the drift."""
+    from skyway import nodes as worker
+    from skyway.reconcile import reconcile
+    from skyway.services import registry
+
+    with obj.session():
+        pass  # the schema and the accounts, before the reconciler reads
+    rows = []
+    for name in accounts:
+        grace = registry.settings(obj.config, f"cloud-{name}").grace
+        report = reconcile(obj.config, name, grace=grace)
+        if report.queued:
+            worker.work(obj.config, name)
+        rows += [
+            (name, d.kind, d.node or "-", d.instance or "-", d.detail, d.action)
+            for d in report.drift
+        ]
+        click.echo(
+            f"{name}: views {', '.join(report.views)}; "
+            f"{len(report.drift)} drift"
+        )
+    echo_table(
+        rows, ["account", "drift", "node", "instance", "detail", "action"]
+    )
 
 
 @click.command("misc.sendmail")

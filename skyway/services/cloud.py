@@ -64,12 +64,14 @@ def work(context: Context, account: str) -> None:
 
 def reconcile(context: Context, account: str) -> None:
     """Compare the four views of the account, fix what is safe, log."""
-    from skyway import reconcile as reconciler
+    from skyway.reconcile import reconcile as reconcile_account
 
-    report = reconciler.reconcile(
+    report = reconcile_account(
         context.config,
         account,
         grace=context.settings.grace,
     )
     for line in report.lines():
         log.warning("%s: %s", account, line)
+    if report.queued:
+        work(context, account)
