@@ -43,7 +43,8 @@ def users_of(account_names: Iterable[str]) -> set[tuple[str, str]]:
     rows = _query(
         "show",
         "association",
-        f"where account={','.join(chosen)}",
+        "where",
+        f"account={','.join(chosen)}",
         "format=account,user",
     )
     return {(row[0], row[1]) for row in rows if len(row) > 1 and row[1]}
@@ -102,7 +103,8 @@ def account_held(account: str) -> bool:
     rows = _query(
         "show",
         "association",
-        f"where account={account}",
+        "where",
+        f"account={account}",
         "format=account,user,grpsubmit",
     )
     return any(row[1] == "" and row[2] == "0" for row in rows)

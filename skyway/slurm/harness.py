@@ -155,6 +155,9 @@ class Harness:
         password = secrets.token_hex(12)
         self._create_database(password)
         self._write_configs(password)
+        if not self.include.exists():
+            self.include.parent.mkdir(parents=True, exist_ok=True)
+            self.include.write_text("# no Skyway nodes yet\n")
         os.environ["SLURM_CONF"] = str(self.conf)
         run(["slurmdbd"], timeout=60)
         wait_for("slurmdbd", lambda: port_open(DBD_PORT), 60)
@@ -162,8 +165,6 @@ class Harness:
 
     def start_controller(self) -> None:
         """slurmctld with the include as written now, then the static node."""
-        if not self.include.exists():
-            self.include.write_text("# no Skyway nodes yet\n")
         run(["slurmctld", "-c", "-i"], timeout=60)
         wait_for("slurmctld", scontrol.ping, 60)
         self.path("spool", self.host).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,68 @@
+"""The real Slurm for the end-to-end tests: one per test session.
+
+Only one Slurm can run on a host at a time, so the harness holds a lock
+file while it runs and parallel sessions wait for each other.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from skyway.slurm import scontrol
+from skyway.slurm.lab import Lab
+from tests.conftest import IN_CI
+
+ACCOUNT = "demo-local"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A Skyway root with a running Slurm whose cloud nodes are netns."""
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("the Slurm tests need root in CI")
+        pytest.skip("the Slurm tests need root")
+    site = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        site.up()
+        yield site
+    finally:
+        site.down()
+
+
+def wait_until(
+    what: str, ready: Callable[[], object], timeout: float = 120
+) -> object:
+    """Poll until `ready()` is truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = ready()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def node_state(node: str) -> str:
+    return scontrol.node_states([node]).get(node, "")
+
+
+def job_state(lab: Lab, job: str) -> str:
+    """The job's state from sacct (it outlives squeue's memory)."""
+    out = lab.command("sacct", "-X", "-n", "-P", "-j", job, "-o", "State")
+    return out.stdout.strip().split("\n")[0].split(" ")[0]
+
+
+def hooks_log(lab: Lab) -> str:
+    path = lab.root / "state" / "log" / "hooks.log"
+    return path.read_text() if path.exists() else ""
+
+
+def root_of(lab: Lab) -> Path:
+    return lab.root
