@@ -137,3 +137,42 @@ def started_at(row: models.TerraformRun) -> str:
     """The run's start as admins read it (UTC, to the second)."""
     stamp: dt.datetime = row.started_at
     return stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def history(session: Session, account: str) -> list[tuple[Any, ...]]:
+    """One line per run of the account, oldest first."""
+    from sqlalchemy import select
+
+    table = models.TerraformRun
+    rows = session.scalars(
+        select(table).where(table.account == account).order_by(table.id)
+    )
+    return [
+        (
+            row.id,
+            started_at(row),
+            row.action,
+            row.trigger,
+            row.triggered_by or "-",
+            _short(row.nodes),
+            _changes(row.summary or {}),
+            row.status,
+            "-" if row.exit_code is None else row.exit_code,
+            "-" if row.duration is None else f"{float(row.duration):.2f}",
+        )
+        for row in rows
+    ]
+
+
+def _short(nodes: str, limit: int = 40) -> str:
+    if len(nodes) <= limit:
+        return nodes or "-"
+    count = nodes.count(",") + 1
+    return nodes[: limit - 12].rsplit(",", 1)[0] + f",… ({count})"
+
+
+def _changes(summary: dict[str, Any]) -> str:
+    return (
+        f"+{summary.get('add', 0)} ~{summary.get('change', 0)} "
+        f"-{summary.get('destroy', 0)}"
+    )
