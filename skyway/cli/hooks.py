@@ -1,37 +1,40 @@
 """Slurm's power-saving hooks: ResumeProgram, SuspendProgram, ResumeFail.
 
-slurmctld runs them with a hostlist and waits for nothing, but a slow
-hook delays its bookkeeping, so each one only validates, checks the
-budget, queues requests for the account workers and returns well
-within a second. Every decision goes to `<state>/log/hooks.log`.
+A hook hands its hostlist to a detached child and returns to slurmctld
+at once, before any heavy import; the child validates the names, checks
+the budget, queues requests for the account workers and starts one
+when none runs. Every decision goes to `<state>/log/hooks.log`.
 
-Exit codes: 0 when every node was served, 2 when some names were
-refused as hostile or unknown (the others are still served).
+`SKYWAY_HOOK_FOREGROUND=1` keeps all of it in one process, for tests
+and debugging; the exit code is then 0 when every node was served and
+2 when some names were refused as hostile or unknown (the others are
+still served).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
 
 from skyway.cli.app import entry, run
-from skyway.config import Config
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from skyway.config import Config
+
 log = logging.getLogger("skyway.hooks")
 LOG_NAME = "hooks.log"
+FOREGROUND_VAR = "SKYWAY_HOOK_FOREGROUND"
+RESUME_FILE_VAR = "SLURM_RESUME_FILE"
 RESUME_FAIL_REASON = "did not register within ResumeTimeout"
 PROGRAMS = {
     "resume": "skyway-resume",
@@ -45,6 +48,25 @@ ROOT = click.option(
 
 def log_path(config: Config) -> Path:
     return config.state_dir / "log" / LOG_NAME
+
+
+def detach() -> bool:
+    """Fork a child that carries on; True in the parent, which returns.
+
+    slurmctld removes the resume file once its program exits, so read
+    it before calling this.
+    """
+    if os.environ.get(FOREGROUND_VAR, "") not in ("", "0"):
+        return False
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork():
+        return True
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    return False
 
 
 def _start(root: str | None, hook: str, hostlist: str) -> Config:
@@ -66,11 +88,6 @@ def _start(root: str | None, hook: str, hostlist: str) -> Config:
     return config
 
 
-def _nodes() -> ModuleType:
-    """The account worker's module (imported late: it pulls Terraform)."""
-    return importlib.import_module("skyway.nodes")
-
-
 def _group(config: Config, hostlist: str) -> tuple[dict[str, list[str]], int]:
     """Nodes by account; log and count the refused names."""
     from skyway.slurm import hostlists
@@ -83,38 +100,57 @@ def _group(config: Config, hostlist: str) -> tuple[dict[str, list[str]], int]:
     return grouping.by_account, len(grouping.refused)
 
 
+def _read_resume_file() -> str:
+    path = os.environ.get(RESUME_FILE_VAR)
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
 @click.command()
 @ROOT
 @click.argument("hostlist")
 def resume(root: str | None, hostlist: str) -> int:
     """Bring up the cloud nodes in HOSTLIST (Slurm's ResumeProgram)."""
+    resume_text = _read_resume_file()
+    started = time.monotonic()
+    if detach():
+        return 0
+    config = _start(root, "resume", hostlist)
+    refused = _logged(_resume, config, hostlist, resume_text)
+    log.info("resume queued in %.3f s", time.monotonic() - started)
+    return 2 if refused else 0
+
+
+def _resume(config: Config, hostlist: str, resume_text: str) -> int:
+    from skyway import nodes
     from skyway.slurm import resume_file, scontrol
 
-    started = time.monotonic()
-    config = _start(root, "resume", hostlist)
     by_account, refused = _group(config, hostlist)
-    jobs = resume_file.jobs_by_node(os.environ.get(resume_file.VAR))
+    jobs = resume_file.parse_text(resume_text)
     users = scontrol.job_users(j for ids in jobs.values() for j in ids)
     with _session(config) as session:
-        for account, nodes in sorted(by_account.items()):
-            admitted = _admit(session, config, account, nodes)
+        for account, names in sorted(by_account.items()):
+            admitted = _admit(session, config, account, names)
             if not admitted:
                 continue
             job_ids = _jobs_of(admitted, jobs)
-            _nodes().request(
+            who = sorted({users[j] for j in job_ids if j in users})
+            nodes.request(
                 session,
                 account,
                 admitted,
                 "resume",
                 jobs=",".join(map(str, job_ids)),
-                users=",".join(
-                    sorted({users[j] for j in job_ids if j in users})
-                ),
-                trigger="slurm-resume",
+                users=",".join(who),
+                trigger="hook:skyway-resume",
             )
+            log.info("resume queued for %s: %s", account, admitted)
     _wake(config, by_account)
-    log.info("resume queued in %.3f s", time.monotonic() - started)
-    return 2 if refused else 0
+    return refused
 
 
 @click.command()
@@ -122,9 +158,10 @@ def resume(root: str | None, hostlist: str) -> int:
 @click.argument("hostlist")
 def suspend(root: str | None, hostlist: str) -> int:
     """Destroy the cloud nodes in HOSTLIST (Slurm's SuspendProgram)."""
+    if detach():
+        return 0
     config = _start(root, "suspend", hostlist)
-    by_account, refused = _group(config, hostlist)
-    _queue(config, by_account, "suspend", "slurm-suspend", "")
+    refused = _logged(_queue, config, hostlist, "suspend", "")
     return 2 if refused else 0
 
 
@@ -133,36 +170,44 @@ def suspend(root: str | None, hostlist: str) -> int:
 @click.argument("hostlist")
 def resume_fail(root: str | None, hostlist: str) -> int:
     """Clean up nodes that failed to boot (Slurm's ResumeFailProgram)."""
+    if detach():
+        return 0
     config = _start(root, "resume-fail", hostlist)
-    by_account, refused = _group(config, hostlist)
     reason = f"{RESUME_FAIL_REASON} ({config.settings.slurm.resume_timeout} s)"
-    _queue(config, by_account, "fail", "slurm-resume-fail", reason)
+    refused = _logged(_queue, config, hostlist, "fail", reason)
     return 2 if refused else 0
 
 
-def _queue(
-    config: Config,
-    by_account: dict[str, list[str]],
-    action: str,
-    trigger: str,
-    reason: str,
-) -> None:
+def _logged(step: Callable[..., int], config: Config, *args: str) -> int:
+    """Run a hook's step; a failure lands in the hooks log, then raises."""
+    try:
+        return step(config, *args)
+    except Exception:
+        log.exception("%s failed", step.__name__.strip("_"))
+        raise
+
+
+def _queue(config: Config, hostlist: str, action: str, reason: str) -> int:
+    """Queue `action` for every served node and wake the workers."""
+    from skyway import nodes
+
+    by_account, refused = _group(config, hostlist)
+    trigger = "hook:" + PROGRAMS["resume-fail" if action == "fail" else action]
     with _session(config) as session:
-        for account, nodes in sorted(by_account.items()):
-            _nodes().request(
-                session, account, nodes, action, trigger=trigger, reason=reason
+        for account, names in sorted(by_account.items()):
+            nodes.request(
+                session, account, names, action, trigger=trigger, reason=reason
             )
-            log.info("%s queued for %s: %s", action, account, nodes)
+            log.info("%s queued for %s: %s", action, account, names)
     _wake(config, by_account)
+    return refused
 
 
 def _session(config: Config) -> AbstractContextManager[Session]:
+    """A session on the schema `skyway slurm --update-conf` created."""
     from skyway.db import engine
 
-    url = config.database_url
-    if engine.current_version(url) != engine.head_version():
-        engine.migrate(url)
-    return engine.session_scope(url)
+    return engine.session_scope(config.database_url)
 
 
 def _admit(
@@ -185,8 +230,10 @@ def _jobs_of(nodes: Iterable[str], jobs: dict[str, list[int]]) -> list[int]:
 
 def _wake(config: Config, by_account: dict[str, list[str]]) -> None:
     """Make sure a worker will drain each account's queue."""
+    from skyway import nodes
+
     for account in sorted(by_account):
-        _nodes().ensure_worker(config, account)
+        nodes.ensure_worker(config, account)
 
 
 resume_main = entry(resume, PROGRAMS["resume"])

@@ -32,6 +32,17 @@ def jobs_by_node(path: str | None) -> dict[str, list[int]]:
     return parse(data)
 
 
+def parse_text(text: str) -> dict[str, list[int]]:
+    """The mapping out of the file's text; {} if empty or not JSON."""
+    if not text.strip():
+        return {}
+    try:
+        return parse(json.loads(text))
+    except ValueError as exc:
+        log.warning("unreadable %s: %s", VAR, exc)
+        return {}
+
+
 def parse(data: Any) -> dict[str, list[int]]:
     """The mapping out of the file's decoded JSON; junk is skipped."""
     found: dict[str, list[int]] = {}
