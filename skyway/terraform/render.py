@@ -38,7 +38,9 @@ def hcl_string(value: object) -> str:
 
 
 def hcl_value(value: object) -> str:
-    """A literal HCL value for strings, numbers, booleans, lists, maps."""
+    """A literal HCL value: null, strings, numbers, booleans, lists, maps."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -76,7 +78,8 @@ def backend(config: Config, account: Account) -> dict[str, Any]:
         if settings.type != "pg":
             default = pattern.format(account=account.name)
         values.setdefault(key, default)
-    return {"type": settings.type, "config": values}
+    width = max((len(key) for key in values), default=0)
+    return {"type": settings.type, "config": values, "width": width}
 
 
 def render(

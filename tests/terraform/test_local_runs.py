@@ -13,11 +13,9 @@ from skyway.config import Config
 from skyway.db import engine, models
 from skyway.errors import InputError
 from skyway.terraform.workspace import Workspace
-from tests.terraform.fixtures import (  # noqa: F401
+from tests.terraform.helpers import (
     Recorder,
-    engine_kind,
     load,
-    local_root,
 )
 
 ACCOUNT = "demo-local"
@@ -65,7 +63,11 @@ def test_resume_then_suspend_through_real_terraform(local_root: Path) -> None:
         "10.199.77.10"
     )
     [run] = runs(config)
-    assert (run.action, run.trigger, run.status) == ("resume", "hook", "applied")
+    assert (run.action, run.trigger, run.status) == (
+        "resume",
+        "hook",
+        "applied",
+    )
     assert run.summary["add"] == 2 and run.summary["destroy"] == 0
     assert run.nodes == f"{C1},{C2}" and run.jobs == "41"
     folder = Path(run.run_dir)
@@ -90,9 +92,7 @@ def test_resume_then_suspend_through_real_terraform(local_root: Path) -> None:
     assert closed.jobs == "41" and closed.users == "alice"
     assert still_open.node == C2 and still_open.ended_at is None
     assert runs(config)[-1].summary["destroy"] == 1
-    assert Workspace(config, config.account(ACCOUNT)).read_nodes(
-        "default"
-    ) == {
+    assert Workspace(config, config.account(ACCOUNT)).read_nodes("default") == {
         C2: {
             "address": "10.199.77.11",
             "jobs": "41",
@@ -144,8 +144,16 @@ def test_a_failed_boot_leaves_database_and_workspace_consistent(
 
 @pytest.mark.parametrize(
     "name",
-    ["a;b", "$(x)", "../x", "demo-local-c1-" + "1" * 200, "DEMO-local-c1-001",
-     "demo-local-c1-00ü", "rcc-aws-c1-001", "demo-local-c1-001 -destroy"],
+    [
+        "a;b",
+        "$(x)",
+        "../x",
+        "demo-local-c1-" + "1" * 200,
+        "DEMO-local-c1-001",
+        "demo-local-c1-00ü",
+        "rcc-aws-c1-001",
+        "demo-local-c1-001 -destroy",
+    ],
 )
 def test_hostile_names_are_refused_before_terraform(
     local_root: Path, name: str

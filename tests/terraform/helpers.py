@@ -1,19 +1,12 @@
-"""Fixtures for tests that run real Terraform on the local vendor.
-
-Import them into a test module with `from tests.terraform.fixtures
-import ...`; pytest finds fixtures imported into a module.
-"""
+"""Helpers for tests that run real Terraform on the local vendor."""
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import yaml
 
 from skyway import config as configuration
@@ -76,20 +69,6 @@ def load(root: Path) -> Config:
     return config
 
 
-@pytest.fixture(params=["bundled", "binary"])
-def engine_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def local_root(root: Path, engine_kind: str, tmp_path: Path) -> Path:
-    """A root on SQLite whose Terraform engine is `engine_kind`."""
-    if engine_kind == "binary":
-        shim = make_shim(tmp_path / "bin")
-        set_settings(root, terraform={"engine": "binary", "binary": str(shim)})
-    return root
-
-
 @dataclass
 class Recorder:
     """A notifier that remembers what it was told."""
@@ -106,10 +85,3 @@ class Recorder:
 
     def node_failed(self, name: str, reason: str) -> None:
         self.failed[name] = reason
-
-
-@pytest.fixture
-def no_slurm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Keep any Slurm found on the machine out of these tests."""
-    monkeypatch.setenv("SLURM_CONF", os.devnull)
-    yield
