@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from skyway import nodes
 from skyway.cli import cloud
+from skyway.cli.app import Obj
 from skyway.db import engine, models
 from tests.conftest import Cli
 from tests.terraform.helpers import Recorder, load
@@ -46,8 +47,9 @@ def test_plan_apply_history_and_show(cli: Cli, root: Path) -> None:
     assert lines[0].split()[:4] == ["run", "started", "(UTC)", "action"]
     assert lines[2].split()[3:6] == ["resume", "hook", "-"]
     assert "+1 ~0 -0" in lines[2] and lines[2].split()[-3] == "applied"
-    assert lines[3].split()[3:6] == ["plan", "admin", "root"]
-    assert lines[4].split()[3:6] == ["apply", "admin", "root"]
+    who = Obj().who
+    assert lines[3].split()[3:6] == ["plan", "admin", who]
+    assert lines[4].split()[3:6] == ["apply", "admin", who]
     assert "create" in shown.out
     assert f'module.node["{C1}"].terraform_data.instance' in shown.out
     assert "plan.tfplan" not in shown.out and "folder:" in shown.out
