@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from skyway.config import Config
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 LIVE_STATES = ("resuming", "up")
 HOUR = Decimal(3600)
 CENT = Decimal("0.000001")
+MILLI = Decimal("0.001")
 BATCH = 20000
 CHUNK = 500
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -307,18 +308,24 @@ def rollup(
         log.info("folded %d journal rows into the rollups", len(rows))
 
 
-def _closed_batch(session: Session, batch: int) -> Sequence[models.NodeJournal]:
+def _closed_batch(session: Session, batch: int) -> Sequence[Any]:
     journal = models.NodeJournal
-    return (
-        session.execute(
-            select(journal)
-            .where(journal.billed_at.is_(None), journal.ended_at.is_not(None))
-            .order_by(journal.id)
-            .limit(batch)
+    return session.execute(
+        select(
+            journal.id,
+            journal.account,
+            journal.node,
+            journal.node_type,
+            journal.price,
+            journal.started_at,
+            journal.ended_at,
+            journal.jobs,
+            journal.users,
         )
-        .scalars()
-        .all()
-    )
+        .where(journal.billed_at.is_(None), journal.ended_at.is_not(None))
+        .order_by(journal.id)
+        .limit(batch)
+    ).all()
 
 
 def _claim(session: Session, ids: list[int], when: dt.datetime) -> bool:
@@ -335,7 +342,7 @@ def _claim(session: Session, ids: list[int], when: dt.datetime) -> bool:
     return claimed == len(ids)
 
 
-def _fold(session: Session, rows: Sequence[models.NodeJournal]) -> None:
+def _fold(session: Session, rows: Sequence[Any]) -> None:
     days: dict[DayKey, list[Decimal]] = defaultdict(
         lambda: [Decimal(0), Decimal(0)]
     )
@@ -355,7 +362,7 @@ def _fold(session: Session, rows: Sequence[models.NodeJournal]) -> None:
     _store_jobs(session, jobs)
 
 
-def _closed(row: models.NodeJournal) -> Lifetime:
+def _closed(row: Any) -> Lifetime:
     ended = row.ended_at or row.started_at
     return Lifetime(
         node=row.node,
@@ -370,94 +377,125 @@ def _closed(row: models.NodeJournal) -> Lifetime:
 
 
 def _store_days(session: Session, days: dict[DayKey, list[Decimal]]) -> None:
+    """Add to existing day rows, insert the others: two bulk statements."""
     usage = models.UsageDay
     for account in {key[0] for key in days}:
         keys = [key for key in days if key[0] == account]
         existing = {
-            (row.account, row.day, row.node_type, row.username): row
-            for row in session.scalars(
-                select(usage).where(
+            (account, row.day, row.node_type, row.username): row
+            for row in session.execute(
+                select(
+                    usage.id,
+                    usage.day,
+                    usage.node_type,
+                    usage.username,
+                    usage.seconds,
+                    usage.cost,
+                ).where(
                     usage.account == account,
                     usage.day >= min(key[1] for key in keys),
                     usage.day <= max(key[1] for key in keys),
                 )
             )
         }
-        new = []
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
         for key in keys:
             secs, cost = days[key]
-            row = existing.get(key)
-            if row is None:
+            old = existing.get(key)
+            if old is None:
                 new.append(_usage_day(key, secs, cost))
             else:
-                row.seconds = Decimal(row.seconds) + secs.quantize(CENT)
-                row.cost = Decimal(row.cost) + cost.quantize(CENT)
-        session.add_all(new)
-    session.flush()
+                changed.append(
+                    {
+                        "id": old.id,
+                        "seconds": Decimal(old.seconds) + secs.quantize(MILLI),
+                        "cost": Decimal(old.cost) + cost.quantize(CENT),
+                    }
+                )
+        _bulk(session, usage, new, changed)
 
 
-def _usage_day(key: DayKey, secs: Decimal, cost: Decimal) -> models.UsageDay:
+def _bulk(
+    session: Session,
+    model: type[models.Base],
+    new: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
+) -> None:
+    if new:
+        session.execute(insert(model), new)
+    if changed:
+        session.execute(update(model), changed)
+
+
+def _usage_day(key: DayKey, secs: Decimal, cost: Decimal) -> dict[str, Any]:
     account, day, node_type, user = key
-    return models.UsageDay(
-        account=account,
-        day=day,
-        node_type=node_type,
-        username=user,
-        seconds=secs.quantize(Decimal("0.001")),
-        cost=cost.quantize(CENT),
-    )
+    return {
+        "account": account,
+        "day": day,
+        "node_type": node_type,
+        "username": user,
+        "seconds": secs.quantize(MILLI),
+        "cost": cost.quantize(CENT),
+    }
 
 
 def _store_jobs(
     session: Session, jobs: dict[tuple[str, str], _JobTotal]
 ) -> None:
+    """Merge per-job totals into job_usage: two bulk statements."""
     usage = models.JobUsage
     for account in {key[0] for key in jobs}:
         ids = [key[1] for key in jobs if key[0] == account]
-        existing: dict[str, models.JobUsage] = {}
+        existing: dict[str, Any] = {}
         for chunk in _chunks(ids, CHUNK):
             existing.update(
                 (row.job, row)
-                for row in session.scalars(
+                for row in session.execute(
                     select(usage).where(
                         and_(usage.account == account, usage.job.in_(chunk))
                     )
-                )
+                ).scalars()
             )
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
         for job in ids:
-            _merge_job(session, account, job, jobs[(account, job)], existing)
-    session.flush()
+            total = jobs[(account, job)]
+            old = existing.get(job)
+            merged = _merged_job(account, job, total, old)
+            (new if old is None else changed).append(merged)
+        _bulk(session, usage, new, changed)
 
 
-def _merge_job(
-    session: Session,
+def _merged_job(
     account: str,
     job: str,
     total: _JobTotal,
-    existing: dict[str, models.JobUsage],
-) -> None:
+    old: models.JobUsage | None,
+) -> dict[str, Any]:
     assert total.first_start is not None and total.last_end is not None
-    row = existing.get(job)
-    if row is None:
-        row = models.JobUsage(
-            account=account,
-            job=job,
-            users="",
-            node_types="",
-            nodes=0,
-            first_start=total.first_start,
-            last_end=total.last_end,
-            seconds=Decimal(0),
-            cost=Decimal(0),
-        )
-        session.add(row)
-    row.users = _joined(row.users, total.users, 255)
-    row.node_types = _joined(row.node_types, total.node_types, 128)
-    row.nodes += total.nodes
-    row.first_start = min(row.first_start, total.first_start)
-    row.last_end = max(row.last_end, total.last_end)
-    row.seconds = Decimal(row.seconds) + total.seconds.quantize(CENT)
-    row.cost = Decimal(row.cost) + total.cost.quantize(CENT)
+    merged: dict[str, Any] = {
+        "users": _joined(old.users if old else "", total.users, 255),
+        "node_types": _joined(
+            old.node_types if old else "", total.node_types, 128
+        ),
+        "nodes": (old.nodes if old else 0) + total.nodes,
+        "first_start": min(old.first_start, total.first_start)
+        if old
+        else total.first_start,
+        "last_end": max(old.last_end, total.last_end)
+        if old
+        else total.last_end,
+        "seconds": (Decimal(old.seconds) if old else Decimal(0))
+        + total.seconds.quantize(MILLI),
+        "cost": (Decimal(old.cost) if old else Decimal(0))
+        + total.cost.quantize(CENT),
+    }
+    if old is None:
+        merged.update(account=account, job=job)
+    else:
+        merged["id"] = old.id
+    return merged
 
 
 def _joined(old: str, new: Iterable[str], limit: int) -> str:

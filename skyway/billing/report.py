@@ -37,6 +37,7 @@ class Vendor:
     as_of: dt.date | None = None
     sources: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    prices: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,43 +75,31 @@ def vendor_costs(session: Session, account: str, span: Window) -> Vendor:
         )
         .group_by(record.source)
     ).all()
-    found = Vendor(problems=fetch_problems(session, account))
+    fetches = session.scalars(
+        select(models.CostFetch).where(models.CostFetch.account == account)
+    ).all()
+    found = Vendor(problems=[_problem(f) for f in fetches if f.last_error])
     if rows:
         found.amount = sum((Decimal(r[1]) for r in rows), Decimal(0))
         found.sources = sorted(r[0] for r in rows)
-    as_of = [
-        day
-        for day in session.scalars(
-            select(models.CostFetch.as_of).where(
-                models.CostFetch.account == account
-            )
-        )
-        if day is not None
-    ] or [r[2] for r in rows]
+    as_of = [f.as_of for f in fetches if f.as_of] or [r[2] for r in rows]
     found.as_of = min(as_of) if as_of else None
+    for fetch in fetches:
+        found.prices.update((fetch.detail or {}).get("prices", {}))
     return found
 
 
-def fetch_problems(session: Session, account: str) -> list[str]:
-    """One line per vendor source whose last fetch failed."""
-    problems = []
-    fetches = session.scalars(
-        select(models.CostFetch).where(models.CostFetch.account == account)
+def _problem(fetch: models.CostFetch) -> str:
+    good = (
+        fetch.last_ok_at.strftime("%Y-%m-%d %H:%M")
+        if fetch.last_ok_at
+        else "never"
     )
-    for fetch in fetches:
-        if not fetch.last_error:
-            continue
-        good = (
-            fetch.last_ok_at.strftime("%Y-%m-%d %H:%M")
-            if fetch.last_ok_at
-            else "never"
-        )
-        problems.append(
-            f"{fetch.source} costs of {account} could not be fetched "
-            f"({fetch.last_error}); last good fetch: {good}, "
-            "showing the records kept from it"
-        )
-    return problems
+    return (
+        f"{fetch.source} costs of {fetch.account} could not be fetched "
+        f"({fetch.last_error}); last good fetch: {good}, "
+        "showing the records kept from it"
+    )
 
 
 def overview(
@@ -189,6 +178,7 @@ class Summary:
     estimated: Decimal
     vendor: Vendor
     estimated_to_as_of: Decimal | None
+    prices: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def difference(self) -> Decimal | None:
@@ -228,7 +218,13 @@ def summary(
         rate_cap=Decimal(row.rate) if row else None,
         estimated=sum((u.cost for u in by_type), Decimal(0)),
         vendor=vendor,
-        estimated_to_as_of=_to_as_of(session, config, account, span, now),
+        prices={
+            name: estimate.node_price(config, account, name)
+            for name in config.accounts[account].nodes
+        },
+        estimated_to_as_of=_to_as_of(
+            session, config, account, vendor, span, now
+        ),
     )
 
 
@@ -236,11 +232,12 @@ def _to_as_of(
     session: Session,
     config: Config,
     account: str,
+    vendor: Vendor,
     span: Window,
     now: dt.datetime,
 ) -> Decimal | None:
     """The estimate over the days the vendor has reported, to compare."""
-    as_of = vendor_costs(session, account, span).as_of
+    as_of = vendor.as_of
     if as_of is None:
         return None
     until = min(as_of, span.end_day - dt.timedelta(days=1))

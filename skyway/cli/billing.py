@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,6 +15,8 @@ from skyway.cli.app import Obj, echo_table, pass_obj
 from skyway.errors import InputError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from skyway.billing.report import Overview, Summary
 
 FORMATS = ["table", "csv", "json"]
@@ -193,7 +198,7 @@ def show_summary(
     first, last = _date("--since", since), _date("--until", until)
     if first and last and first > last:
         raise InputError(f"--since {first} is after --until {last}")
-    with obj.session() as session:
+    with _read_session(obj) as session:
         found = report.summary(
             session, obj.config, account, first, last, utcnow()
         )
@@ -204,6 +209,23 @@ def show_summary(
     else:
         _summary_table(found)
     return 0
+
+
+@contextmanager
+def _read_session(obj: Obj) -> Iterator[Session]:
+    """A session for a read-only report: no migration, no sync, unless
+    the schema is not current yet (then the usual first-run path)."""
+    from skyway.db import engine
+    from skyway.errors import DatabaseError
+
+    try:
+        engine.require_current(obj.db_url)
+    except DatabaseError:
+        with obj.session() as session:
+            yield session
+        return
+    with engine.session_scope(obj.db_url) as session:
+        yield session
 
 
 def _summary_table(found: Summary) -> None:
@@ -262,5 +284,10 @@ def _summary_table(found: Summary) -> None:
     )
     click.echo(f"estimate to then: {money(found.estimated_to_as_of)}")
     click.echo(f"difference:       {money(found.difference)}")
+    for name, price in sorted(found.vendor.prices.items()):
+        click.echo(
+            f"catalog price of {name}: ${Decimal(price):.4f}/h "
+            f"(configured ${found.prices.get(name, Decimal(0)):.4f}/h)"
+        )
     for problem in found.vendor.problems:
         click.echo(f"note: {problem}")

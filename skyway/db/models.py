@@ -297,6 +297,7 @@ class JobUsage(Base):
     __table_args__ = (
         UniqueConstraint("account", "job"),
         Index("ix_job_usage_account_cost", "account", "cost"),
+        Index("ix_job_usage_account_end", "account", "last_end", "first_start"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -452,3 +452,4 @@ def test_every_vendor_in_the_summary(
     assert data["difference"] == "7.00"
     assert "vendor-reported:  $5.00" in table.out
     assert "difference:       $5.00" in table.out
+    assert "catalog price of c8: $0.3885/h (configured $0.3885/h)" in table.out
