@@ -58,8 +58,9 @@ def detach() -> bool:
     """
     if os.environ.get(FOREGROUND_VAR, "") not in ("", "0"):
         return False
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # slurmctld may run hooks with them closed
+            stream.flush()
     if os.fork():
         return True
     os.setsid()
