@@ -44,6 +44,7 @@ BUSY_REQUESTS = ("pending", "running")
 TRIGGER = "reconcile:skyway"
 UNWANTED = "unwanted"
 GONE = "gone"
+ABANDONED = "abandoned-boot"
 SLURM_ORPHAN = "slurm-up-no-instance"
 STATE_ONLY = "state-only"
 UNTRACKED = "untracked"
@@ -209,11 +210,13 @@ def _terraform_view(config: Config, account: Account) -> dict[str, Seen]:
 def _vendor_view(config: Config, account: Account) -> list[Seen] | None:
     from skyway import vendors
 
+    key = f"vendor:{account.name}"
     try:
         listed = vendors.get(account.vendor).list_instances(config, account)
     except Exception as exc:  # no SDK, no credentials, API down: no view
-        log.warning("%s: no vendor view: %s", account.name, exc)
+        _warn_once(key, f"{account.name}: no vendor view: {exc}")
         return None
+    _WARNED.discard(key)
     return [Seen(item.node, item.id) for item in listed]
 
 
@@ -224,14 +227,29 @@ def _slurm_view(config: Config, account: Account) -> dict[str, str] | None:
     try:
         states = scontrol.node_states()
     except CommandError as exc:
-        log.warning("%s: no Slurm view: %s", account.name, exc)
+        _warn_once(
+            f"slurm:{account.name}", f"{account.name}: no Slurm view: {exc}"
+        )
         return None
+    _WARNED.discard(f"slurm:{account.name}")
     mine = {}
     for node, state in states.items():
         split = names.split_node(node, config.accounts)
         if split is not None and split[0] == account.name:
             mine[node] = state
     return mine
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    """A missing view is worth one warning, not one per round."""
+    if key in _WARNED:
+        log.debug("%s", message)
+    else:
+        _WARNED.add(key)
+        log.warning("%s", message)
 
 
 def slurm_up(state: str) -> bool:
@@ -280,13 +298,16 @@ def _gone(views: Views) -> list[Drift]:
     slurm = views.slurm or {}
     found = []
     for node in sorted(set(views.desired) | set(slurm)):
-        if node in instances or node in views.busy:
+        if node in views.busy:
             continue
-        if node in views.desired:
+        seen = instances.get(node)
+        if node in views.desired and views.node_map[node].state == "resuming":
+            found.append(_abandoned(node, seen))
+        elif node in views.desired and seen is None:
             found.append(
                 Drift(GONE, node, "", "the database says up; no instance")
             )
-        elif slurm_up(slurm[node]):
+        elif seen is None and slurm_up(slurm.get(node, "")):
             found.append(
                 Drift(
                     SLURM_ORPHAN,
@@ -296,6 +317,18 @@ def _gone(views: Views) -> list[Drift]:
                 )
             )
     return found
+
+
+def _abandoned(node: str, seen: Seen | None) -> Drift:
+    """A boot no worker carries on: the account lock is ours, no request
+    waits, yet the node is still `resuming` (its worker died)."""
+    has = "an instance" if seen else "no instance"
+    return Drift(
+        ABANDONED,
+        node,
+        seen.instance if seen else "",
+        f"resuming with no worker and {has}",
+    )
 
 
 def _contradictions(views: Views) -> list[Drift]:
@@ -386,7 +419,7 @@ def _fix(
         try:
             if item.kind == UNWANTED and item.action == "destroy now":
                 _destroy(config, account, views, item, report)
-            elif item.kind == GONE:
+            elif item.kind in (GONE, ABANDONED):
                 _end(config, account.name, views, item, report)
             elif item.kind == SLURM_ORPHAN:
                 _set_down(config, item)

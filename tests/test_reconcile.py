@@ -7,15 +7,19 @@ account's own workspace by hand, as an admin with a shell could.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from skyway import config as configuration
 from skyway import nodes
 from skyway.config import Config
 from skyway.db import engine, models
+from skyway.db.sync import sync_accounts
 from skyway.reconcile import (
+    ABANDONED,
     GONE,
     ID_MISMATCH,
     SLURM_DOWN,
@@ -31,12 +35,38 @@ from skyway.reconcile import (
 )
 from skyway.terraform.workspace import Workspace
 from tests.conftest import Cli
-from tests.terraform.fixtures import Recorder, load
 
 ACCOUNT = "demo-local"
 C1 = "demo-local-c1-001"
 C2 = "demo-local-c2-001"
 ROGUE = "demo-local-c1-003"
+
+
+def load(root: Path) -> Config:
+    """The root's configuration, with its database made and synced."""
+    loaded = configuration.load(root)
+    engine.migrate(loaded.database_url)
+    with engine.session_scope(loaded.database_url) as session:
+        sync_accounts(session, loaded)
+    return loaded
+
+
+@dataclass
+class Recorder:
+    """A notifier that remembers what the worker told it."""
+
+    up: dict[str, str] = field(default_factory=dict)
+    down: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def node_up(self, name: str, address: str) -> None:
+        self.up[name] = address
+
+    def node_down(self, name: str) -> None:
+        self.down.append(name)
+
+    def node_failed(self, name: str, reason: str) -> None:
+        self.failed[name] = reason
 
 
 @pytest.fixture
@@ -295,6 +325,22 @@ def test_contradictions_are_reported() -> None:
         (STATE_ONLY, ROGUE),
         (UNWANTED, ROGUE),
     }
+
+
+def test_a_boot_nobody_carries_on_is_abandoned() -> None:
+    found = compare(
+        views(
+            node_map={C1: ("resuming", None), C2: ("resuming", None)},
+            terraform={C1: Seen(C1, "i-1")},
+            vendor=[Seen(C1, "i-1")],
+            busy={C2},
+        )
+    )
+
+    assert [(d.kind, d.node, d.instance) for d in found] == [
+        (ABANDONED, C1, "i-1")
+    ]
+    assert "resuming with no worker and an instance" in found[0].detail
 
 
 def test_without_any_instance_view_nothing_is_called_gone() -> None:

@@ -139,8 +139,25 @@ def _start(obj: Obj, name: str) -> int:
     _check_registered_here(obj, name)
     pid = supervise.start(obj.config, name)
     log = supervise.log_file(obj.config, name)
-    click.echo(f"started {name} (pid {pid}; log {log})")
+    beat = "" if _first_beat(obj, name, pid) else "; no heartbeat yet"
+    click.echo(f"started {name} (pid {pid}; log {log}{beat})")
     return 0
+
+
+def _first_beat(obj: Obj, name: str, pid: int, wait: float = 10) -> bool:
+    """Wait until the new process has written its row to the database."""
+    import time
+
+    from skyway.db import models
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with obj.session(sync=False) as session:
+            row = session.get(models.Service, name)
+            if row is not None and row.pid == pid:
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def _check_registered_here(obj: Obj, name: str) -> None:

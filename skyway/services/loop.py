@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import signal
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from skyway.db import models
@@ -29,6 +31,7 @@ BACKOFF_BASE = 5.0
 BACKOFF_CAP = 60.0
 FINAL_WRITE_WAIT = 10.0
 MAX_ERROR = 4000
+STOP_POLL = 0.5
 
 
 def backoff(failures: int, every: float) -> float:
@@ -144,16 +147,35 @@ class _Slot:
 
 
 class Loop:
-    """Runs tasks when due until `stop()`; the first task is the main one."""
+    """Runs tasks when due until `stop()`; the first task is the main one.
 
-    def __init__(self, name: str, tasks: Sequence[Task], beat: Beat) -> None:
+    With `signals`, SIGTERM and SIGINT ask it to stop, and so does the
+    file `stop_file` (what `supervise.stop` writes before signalling):
+    Terraform, running inside the process, takes SIGTERM for itself
+    while it runs, so the handlers are put back after every task and
+    the file is the backstop for a signal that landed meanwhile.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tasks: Sequence[Task],
+        beat: Beat,
+        *,
+        signals: bool = False,
+        stop_file: Path | None = None,
+        stopping: threading.Event | None = None,
+    ) -> None:
         if not tasks:
             raise ValueError(f"service {name} has no tasks")
         now = time.monotonic()
         self.name = name
         self.beat = beat
         self.slots = [_Slot(task, now) for task in tasks]
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
+        self.signals = signals
+        self.stop_file = stop_file
+        self._asleep = False
 
     def stop(self, *_: object) -> None:
         """Ask the loop to end after the task it is running (signal-safe)."""
@@ -161,16 +183,36 @@ class Loop:
 
     def run(self) -> None:
         """Run due tasks and sleep between them until asked to stop."""
-        while not self.stopping.is_set():
+        self._catch_signals()
+        while not self._asked_to_stop():
             slot = min(self.slots, key=lambda s: s.due)
             delay = slot.due - time.monotonic()
             if delay > 0:
-                self.beat.set(state="sleeping", next_run=self._next_run())
-                self.stopping.wait(delay)
+                self._sleep(delay)
                 continue
             self._step(slot)
+            self._catch_signals()
+
+    def _sleep(self, delay: float) -> None:
+        """Wait for the next task; tell the database once per sleep."""
+        if not self._asleep:
+            self.beat.set(state="sleeping", next_run=self._next_run())
+            self._asleep = True
+        self.stopping.wait(min(delay, STOP_POLL))
+
+    def _catch_signals(self) -> None:
+        if self.signals:
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+
+    def _asked_to_stop(self) -> bool:
+        if self.stop_file is not None and self.stop_file.exists():
+            log.info("%s: found %s", self.name, self.stop_file)
+            self.stopping.set()
+        return self.stopping.is_set()
 
     def _step(self, slot: _Slot) -> None:
+        self._asleep = False
         self.beat.set(state="running", next_run=self._next_run())
         try:
             slot.task.run()

@@ -1,8 +1,10 @@
 """Run one service in the foreground: what `--start` and systemd launch.
 
-The process locks its pid file, writes its heartbeat, runs its tasks
-until SIGTERM or SIGINT, and leaves its row `stopped` (or `crashed`,
-with the error, if something it cannot survive happened).
+Signals are caught first thing, so a stop that comes while the process
+is still starting is a clean stop too. The process locks its pid file,
+writes its heartbeat, runs its tasks until SIGTERM, SIGINT or a stop
+file, and leaves its row `stopped` (or `crashed`, with the error, if
+something it cannot survive happened).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 
 from skyway.config import Config
 from skyway.db import models
@@ -24,15 +27,18 @@ log = logging.getLogger(__name__)
 def serve(config: Config, name: str) -> int:
     """Run `name` until asked to stop; return the process exit code."""
     registry.check(config, name)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     lock = supervise.PidLock(supervise.pid_file(config, name))
     lock.acquire()
     try:
-        return _serve_locked(config, name)
+        return _serve_locked(config, name, stopping)
     finally:
         lock.release()
 
 
-def _serve_locked(config: Config, name: str) -> int:
+def _serve_locked(config: Config, name: str, stopping: threading.Event) -> int:
     db_url = config.database_url
     beat = Beat(db_url, name, status.heartbeat_period())
     beat.set(
@@ -45,8 +51,15 @@ def _serve_locked(config: Config, name: str) -> int:
     beat.start()
     log.info("%s: started as pid %d", name, os.getpid())
     try:
-        loop = Loop(name, registry.tasks(_context(config, name)), beat)
-        _on_signals(loop)
+        tasks = registry.tasks(_context(config, name))
+        loop = Loop(
+            name,
+            tasks,
+            beat,
+            signals=True,
+            stop_file=supervise.stop_file(config, name),
+            stopping=stopping,
+        )
         loop.run()
     except BaseException as exc:
         log.exception("%s: crashed", name)
@@ -81,8 +94,3 @@ def _interval(db_url: str, name: str, default: int) -> float:
     except Exception as exc:  # an outage at start must not stop the start
         log.warning("%s: using interval %d s: %s", name, default, exc)
         return float(default)
-
-
-def _on_signals(loop: Loop) -> None:
-    signal.signal(signal.SIGTERM, loop.stop)
-    signal.signal(signal.SIGINT, loop.stop)

@@ -44,6 +44,11 @@ def log_file(config: Config, name: str) -> Path:
     return folder(config) / f"{name}.log"
 
 
+def stop_file(config: Config, name: str) -> Path:
+    """A stop request the service looks for between tasks."""
+    return folder(config) / f"{name}.stop"
+
+
 def running_pid(config: Config, name: str) -> int | None:
     """The pid of `name` if it runs on this host, else None."""
     path = pid_file(config, name)
@@ -143,6 +148,7 @@ def start(config: Config, name: str, wait: float = START_WAIT) -> int:
     if pid is not None:
         raise SkywayError(f"{name} is already running (pid {pid})")
     folder(config).mkdir(parents=True, exist_ok=True)
+    stop_file(config, name).unlink(missing_ok=True)
     with log_file(config, name).open("ab") as out:
         child = subprocess.Popen(
             command(config, name),
@@ -195,6 +201,15 @@ def stop(config: Config, name: str, wait: float = STOP_WAIT) -> int | None:
     pid = running_pid(config, name)
     if pid is None:
         return None
+    request = stop_file(config, name)
+    request.write_text(f"{pid}\n")
+    try:
+        return _stop(config, name, pid, wait)
+    finally:
+        request.unlink(missing_ok=True)
+
+
+def _stop(config: Config, name: str, pid: int, wait: float) -> int:
     _signal(pid, signal.SIGTERM)
     if _wait_stopped(config, name, wait):
         return pid

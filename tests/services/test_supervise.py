@@ -129,7 +129,8 @@ def test_restart_gives_a_new_process(ticker: Cli) -> None:
     second = pid_of(ticker.root)
     assert first is not None and second is not None and second != first
     assert f"stopped ticker (pid {first})" in result.out
-    assert status_of(ticker, "ticker")["pid"] == str(second)
+    out = ticker("service", "--status").out
+    assert status_of(ticker, "ticker")["pid"] == str(second), out
 
 
 def _dead_pid() -> int:
