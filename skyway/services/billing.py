@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from skyway.db.engine import session_scope
+from skyway.errors import SkywayError
 from skyway.services.registry import Context, Task
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,31 @@ def pull_costs(context: Context) -> None:
 
 
 def enforce(context: Context) -> None:
-    """Bring every account's budget status, Slurm and mail in line."""
+    """Bring every account's budget status, Slurm and mail in line.
+
+    An account whose hold or mail failed is retried on the next round
+    (its status stays unchanged until then) and named in `last_error`.
+    """
     from skyway.billing import enforce as enforcement
 
-    enforcement.check(context.config, context.db_url)
+    outcomes = enforcement.check(context.config, context.db_url)
+    for outcome in outcomes:
+        if outcome.new != outcome.old or outcome.mailed:
+            log.info(
+                "budget of %s: %s -> %s (spent %s)%s",
+                outcome.account,
+                outcome.old,
+                outcome.new,
+                outcome.spent,
+                f"; mailed {', '.join(outcome.mailed)}"
+                if outcome.mailed
+                else "",
+            )
+    failed = [o for o in outcomes if o.errors]
+    if failed:
+        raise SkywayError(
+            "; ".join(f"{o.account}: {', '.join(o.errors)}" for o in failed)
+        )
 
 
 def publish_catalog(context: Context) -> None:
