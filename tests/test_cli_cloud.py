@@ -51,7 +51,7 @@ def test_plan_apply_history_and_show(cli: Cli, root: Path) -> None:
     assert lines[3].split()[3:6] == ["plan", "admin", who]
     assert lines[4].split()[3:6] == ["apply", "admin", who]
     assert "create" in shown.out
-    assert f'module.node["{C1}"].terraform_data.instance' in shown.out
+    assert f'module.node.terraform_data.instance["{C1}"]' in shown.out
     assert "plan.tfplan" not in shown.out and "folder:" in shown.out
 
 

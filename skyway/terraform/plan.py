@@ -91,24 +91,26 @@ def _take(events: ApplyEvents, event: dict[str, Any]) -> None:
 
 
 def node_of(address: str) -> str | None:
-    """The node name in an address like `module.node["acct-c1-001"]...`."""
-    head = 'module.node["'
-    if not address.startswith(head):
+    """The node in `module.node.<type>.<name>["acct-c1-001"]`, or None."""
+    if not address.startswith("module.node.") or not address.endswith('"]'):
         return None
-    end = address.find('"]', len(head))
-    return address[len(head) : end] if end > 0 else None
+    start = address.rfind('["')
+    return address[start + 2 : -2] if start > 0 else None
 
 
-def state_nodes(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per node in a `show -json` state: instance id, tainted, address."""
+def state_nodes(
+    state: dict[str, Any], primary: str
+) -> dict[str, dict[str, Any]]:
+    """Per node in a `show -json` state: its `primary` resource's id,
+    whether it is tainted, and its values."""
     nodes: dict[str, dict[str, Any]] = {}
     root = (state.get("values") or {}).get("root_module") or {}
     for module in root.get("child_modules") or []:
-        name = node_of(module.get("address", ""))
-        if name is None:
-            continue
         for resource in module.get("resources") or []:
-            if resource.get("mode") != "managed":
+            address = resource.get("address", "")
+            name = node_of(address)
+            kind = f"{resource.get('type')}.{resource.get('name')}"
+            if name is None or kind != primary:
                 continue
             values = resource.get("values") or {}
             nodes[name] = {

@@ -37,9 +37,9 @@ def engine_for(config: Config) -> engines.Engine:
     )
 
 
-def target(node: str) -> str:
-    """The Terraform address of a node's module instance."""
-    return f'module.node["{node}"]'
+def targets_of(resources: tuple[str, ...], node: str) -> list[str]:
+    """The Terraform addresses of a node's resources in modules/node."""
+    return [f'module.node.{resource}["{node}"]' for resource in resources]
 
 
 class Workspace:
@@ -56,13 +56,13 @@ class Workspace:
         self.path = config.state_dir / "workspaces" / account.name
         self.engine = engine or engine_for(config)
         self._selected = ""
+        from skyway import vendors
+
+        self.vendor = vendors.get(account.vendor)
 
     def files(self) -> dict[str, str]:
         """The rendered files, from the vendor's context."""
-        from skyway import vendors
-
-        vendor = vendors.get(self.account.vendor)
-        context = vendor.template_context(self.config, self.account)
+        context = self.vendor.template_context(self.config, self.account)
         return render.render(self.config, self.account, context)
 
     def prepare(self, log_to: RunLog | None = None) -> str:
@@ -147,7 +147,11 @@ class Workspace:
         """Plan into a file: all nodes, or only `targets` (node names)."""
         self.select(workspace, log_to)
         args = ["-input=false", "-no-color", f"-out={out}"]
-        args += [f"-target={target(node)}" for node in targets or []]
+        for node in targets or []:
+            resources = self.vendor.node_resources
+            args += [
+                f"-target={where}" for where in targets_of(resources, node)
+            ]
         args.append(f"-lock-timeout={self._lock_timeout()}s")
         self.run("plan", args, log_to)
 
@@ -172,7 +176,8 @@ class Workspace:
 
     def state_nodes(self, workspace: str) -> dict[str, dict[str, Any]]:
         """The nodes in one workspace's Terraform state."""
-        return plans.state_nodes(self.show(workspace))
+        primary = self.vendor.node_resources[0]
+        return plans.state_nodes(self.show(workspace), primary)
 
     def _lock_timeout(self) -> int:
         return min(self.config.settings.terraform.lock_timeout, 60)

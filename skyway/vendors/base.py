@@ -34,6 +34,9 @@ class Vendor(ABC):
     #: Skyway picks node addresses itself (the local vendor) instead of
     #: reading them back from the cloud after the apply.
     assigns_addresses = False
+    #: The Terraform resources of one node inside modules/node, the
+    #: instance first: a targeted run names all of them.
+    node_resources: tuple[str, ...] = ()
 
     def template_context(
         self, config: Config, account: Account

@@ -24,6 +24,7 @@ def settings(account: Account) -> LocalIds:
 class LocalVendor(Vendor):
     name = "local"
     assigns_addresses = True
+    node_resources = ("terraform_data.instance",)
 
     def template_context(
         self, config: Config, account: Account
@@ -66,7 +67,7 @@ class LocalVendor(Vendor):
     def terminate(
         self, config: Config, account: Account, instance_id: str
     ) -> None:
-        from skyway.terraform.workspace import Workspace, target
+        from skyway.terraform.workspace import Workspace, targets_of
 
         workspace = Workspace(config, account)
         for instance in self.list_instances(config, account):
@@ -74,15 +75,11 @@ class LocalVendor(Vendor):
                 continue
             name = workspace.workspace_of(instance.node)
             workspace.select(name)
+            where = targets_of(self.node_resources, instance.node)
             workspace.run(
                 "apply",
-                [
-                    "-destroy",
-                    "-auto-approve",
-                    "-input=false",
-                    "-no-color",
-                    f"-target={target(instance.node)}",
-                ],
+                ["-destroy", "-auto-approve", "-input=false", "-no-color"]
+                + [f"-target={address}" for address in where],
             )
             return
         raise NotFoundError(

@@ -1,6 +1,6 @@
-# A node of the local vendor: an "instance" on the management host.
+# The nodes of the local vendor: "instances" on the management host.
 #
-# terraform_data keeps it in Terraform state like any cloud instance;
+# terraform_data keeps each in Terraform state like a cloud instance;
 # its create and destroy provisioners start and stop the node through
 # skyway.vendors.local_node, with an argument list and no shell.
 
@@ -8,23 +8,19 @@ terraform {
   required_version = ">= 1.5"
 }
 
-variable "name" {
-  type        = string
-  description = "Slurm node name, <account>-<type>-<NNN>."
-}
-
-variable "node_type" {
-  type = string
-}
-
-variable "address" {
-  type        = string
-  description = "The node's address, assigned by Skyway."
+variable "nodes" {
+  description = "Desired nodes by Slurm name: node type, address, jobs, user."
+  type = map(object({
+    node_type = string
+    address   = string
+    jobs      = string
+    user      = string
+  }))
 }
 
 variable "tags" {
   type        = map(string)
-  description = "Account, node, node type, jobs and user."
+  description = "Tags every node carries (account, vendor)."
 }
 
 variable "python" {
@@ -46,11 +42,18 @@ variable "mode" {
 }
 
 resource "terraform_data" "instance" {
+  for_each = var.nodes
+
   input = {
-    name      = var.name
-    address   = var.address
-    node_type = var.node_type
-    tags      = var.tags
+    name      = each.key
+    address   = each.value.address
+    node_type = each.value.node_type
+    tags = merge(var.tags, {
+      node      = each.key
+      node_type = each.value.node_type
+      jobs      = each.value.jobs
+      user      = each.value.user
+    })
     python    = var.python
     root      = var.root
     state_dir = var.state_dir
@@ -77,10 +80,12 @@ resource "terraform_data" "instance" {
   }
 }
 
-output "id" {
-  value = terraform_data.instance.id
-}
-
-output "address" {
-  value = terraform_data.instance.output.address
+output "nodes" {
+  description = "Instance id and address of every node."
+  value = {
+    for name, node in terraform_data.instance : name => {
+      id      = node.id
+      address = node.output.address
+    }
+  }
 }

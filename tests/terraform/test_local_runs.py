@@ -76,7 +76,8 @@ def test_resume_then_suspend_through_real_terraform(local_root: Path) -> None:
         "plan.json",
         "plan.tfplan",
     ]
-    assert "-target=module.node" in (folder / "log.txt").read_text()
+    log = (folder / "log.txt").read_text()
+    assert "-target=module.node.terraform_data.instance[" in log
 
     ask(config, [C1], "suspend", trigger="hook")
     second = nodes.work(config, ACCOUNT, told)

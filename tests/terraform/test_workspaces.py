@@ -62,7 +62,7 @@ def test_a_large_account_spreads_nodes_over_small_workspaces(
     ]
     summary = json.loads((run_dir / f"plan-{only}.json").read_text())
     assert [c["address"] for c in summary["resource_changes"]] == [
-        f'module.node["{big(1)}"].terraform_data.instance'
+        f'module.node.terraform_data.instance["{big(1)}"]'
     ]
 
 

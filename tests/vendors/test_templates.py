@@ -8,6 +8,7 @@ loader, and `terraform fmt -check`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,13 @@ def test_rendered_text_matches_the_expected_files(
 
 @pytest.mark.parametrize("name", CLOUD_ACCOUNTS)
 def test_every_instance_is_tagged(root: Path, name: str) -> None:
-    text = rendered(root, name)["main.tf"]
+    files = rendered(root, name)
+    module = files["modules/node/main.tf"]
 
     for key in ("node", "node_type", "jobs", "user"):
-        assert f"    {key} " in text
-    assert f'account = "{name}"' in text
+        assert re.search(rf"\n +{key} += ", module), key
+    assert f'account = "{name}"' in files["main.tf"]
+    assert "tags   " in files["main.tf"] or "labels " in files["main.tf"]
 
 
 @pytest.mark.parametrize("name", [*CLOUD_ACCOUNTS, "demo-local"])

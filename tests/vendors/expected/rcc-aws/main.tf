@@ -43,18 +43,12 @@ locals {
 }
 
 module "node" {
-  source   = "./modules/node"
-  for_each = local.nodes
+  source = "./modules/node"
 
-  name               = each.key
-  instance_type      = local.instance_types[each.value.node_type]
+  nodes              = local.nodes
+  instance_types     = local.instance_types
   image              = "ami-0c2b8ca1dad447f8a"
   subnet_id          = "subnet-0123456789abcdef0"
   security_group_ids = ["sg-0a1b2c3d4e5f60718"]
-  tags = merge(local.tags, {
-    node      = each.key
-    node_type = each.value.node_type
-    jobs      = each.value.jobs
-    user      = each.value.user
-  })
+  tags               = local.tags
 }

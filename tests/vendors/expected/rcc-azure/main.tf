@@ -43,21 +43,15 @@ data "azurerm_subnet" "nodes" {
 }
 
 module "node" {
-  source   = "./modules/node"
-  for_each = local.nodes
+  source = "./modules/node"
 
-  name           = each.key
-  size           = local.instance_types[each.value.node_type]
+  nodes          = local.nodes
+  sizes          = local.instance_types
   image          = local.image
   resource_group = "skyway-rg"
   location       = "eastus"
   subnet_id      = data.azurerm_subnet.nodes.id
   login_user     = "azureuser"
   public_key     = ""
-  tags = merge(local.tags, {
-    node      = each.key
-    node_type = each.value.node_type
-    jobs      = each.value.jobs
-    user      = each.value.user
-  })
+  tags           = local.tags
 }

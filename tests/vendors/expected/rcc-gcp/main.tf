@@ -36,20 +36,14 @@ locals {
 }
 
 module "node" {
-  source   = "./modules/node"
-  for_each = local.nodes
+  source = "./modules/node"
 
-  name            = each.key
-  machine_type    = local.instance_types[each.value.node_type]
+  nodes           = local.nodes
+  machine_types   = local.instance_types
   image           = "projects/debian-cloud/global/images/family/debian-12"
   zone            = "us-central1-a"
   network         = "default"
   service_account = "skyway@rcc-skyway-demo.iam.gserviceaccount.com"
   login_user      = "skyway"
-  labels = merge(local.labels, {
-    node      = each.key
-    node_type = each.value.node_type
-    jobs      = each.value.jobs
-    user      = each.value.user
-  })
+  labels          = local.labels
 }
