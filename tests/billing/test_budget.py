@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -144,3 +145,23 @@ def test_setting_the_same_value_records_nothing(
 )
 def test_status_thresholds(spent: str, expected: str) -> None:
     assert budget.status(Decimal(spent), Decimal(10)) == expected
+
+
+def test_set_that_spends_the_budget_tries_to_hold_and_says_if_it_cannot(
+    cli: Cli, sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "no-slurm"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+    result = cli("billing", "demo-local", "--set", "amount=0")
+
+    assert result.code == 1
+    assert "demo-local: amount 100 -> 0" in result.out
+    assert "warning: sacctmgr exited with 127" in result.err
+    assert "the billing service retries" in result.err
+    with engine.session_scope(sqlite_db) as session:
+        row = session.get(models.Budget, "demo-local")
+        assert row is not None
+        assert row.amount == 0
+        assert row.status == "normal"  # not exceeded until Slurm holds it
