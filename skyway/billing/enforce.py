@@ -14,9 +14,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from skyway import names
@@ -27,6 +27,7 @@ from skyway.db import models
 from skyway.errors import SkywayError
 
 log = logging.getLogger(__name__)
+QUEUED_STATES = ("pending", "running")
 
 
 class Holder(Protocol):
@@ -69,11 +70,15 @@ def admit(
 ) -> tuple[list[str], dict[str, str]]:
     """The nodes the account may start now, and why the others may not.
 
-    Two queries: the budget row and the nodes already up or resuming.
+    Three small statements: lock the account's budget row (so concurrent
+    hooks admit one after the other until the caller commits), read it,
+    and read the nodes up, resuming or queued for resume. A refusal for
+    the rate cap is noted on the budget row, for the billing service's
+    mail.
     """
-    row = session.get(models.Budget, account)
     if account not in config.accounts:
         return [], {n: f"{account!r} is not a Skyway account" for n in nodes}
+    row = _locked_budget(session, account)
     if row is None:
         return _known_nodes(config, account, nodes)
     if row.status == budgets.EXCEEDED:
@@ -84,10 +89,23 @@ def admit(
         )
         return [], dict.fromkeys(nodes, why)
     admitted, refused = _within_rate(session, config, account, nodes, row)
-    if any(why.startswith("rate cap") for why in refused.values()):
+    capped = [why for why in refused.values() if why.startswith("rate cap")]
+    if capped:
         row.rate_capped_at = now or models.utcnow()
-        row.rate_capped_reason = next(iter(refused.values()))
+        row.rate_capped_reason = capped[0]
     return admitted, refused
+
+
+def _locked_budget(session: Session, account: str) -> models.Budget | None:
+    """The budget row, write-locked on every database (SQLite included)."""
+    table = models.Budget
+    session.execute(
+        update(table)
+        .where(table.account == account)
+        .values(rate_capped_reason=table.rate_capped_reason)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(table, account, populate_existing=True)
 
 
 def _known_nodes(
@@ -119,19 +137,7 @@ def _within_rate(
     nodes: list[str],
     row: models.Budget,
 ) -> tuple[list[str], dict[str, str]]:
-    live = session.execute(
-        select(
-            models.NodeMap.name, models.NodeMap.node_type, models.NodeMap.price
-        ).where(
-            models.NodeMap.account == account,
-            models.NodeMap.state.in_(estimate.LIVE_STATES),
-        )
-    ).all()
-    running = {
-        name: Decimal(price or 0)
-        or estimate.node_price(config, account, node_type)
-        for name, node_type, price in live
-    }
+    running = _running(session, config, account)
     rate, cap = sum(running.values(), Decimal(0)), Decimal(row.rate)
     admitted, refused = [], {}
     for node in dict.fromkeys(nodes):
@@ -152,6 +158,37 @@ def _within_rate(
         admitted.append(node)
         rate += price
     return admitted, refused
+
+
+def _running(
+    session: Session, config: Config, account: str
+) -> dict[str, Decimal]:
+    """$/h of each node up, resuming, or queued for resume (one query)."""
+    live = select(
+        models.NodeMap.name, models.NodeMap.node_type, models.NodeMap.price
+    ).where(
+        models.NodeMap.account == account,
+        models.NodeMap.state.in_(estimate.LIVE_STATES),
+    )
+    queued = select(
+        models.NodeRequest.node,
+        literal(""),
+        literal(0),
+    ).where(
+        models.NodeRequest.account == account,
+        models.NodeRequest.action == "resume",
+        models.NodeRequest.state.in_(QUEUED_STATES),
+    )
+    running: dict[str, Decimal] = {}
+    rows: list[Any] = list(session.execute(union_all(live, queued)))
+    for name, node_type, price in rows:
+        if Decimal(price or 0) > 0:
+            running[name] = Decimal(price)
+        elif name not in running:
+            parts = names.split_node(name, config.accounts)
+            kind = node_type or (parts[1] if parts else "")
+            running[name] = estimate.node_price(config, account, kind)
+    return running
 
 
 @dataclass

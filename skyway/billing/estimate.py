@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 LIVE_STATES = ("resuming", "up")
 HOUR = Decimal(3600)
-CENT = Decimal("0.000001")
+MICRO = Decimal("0.000001")
 MILLI = Decimal("0.001")
 BATCH = 20000
 CHUNK = 500
@@ -247,7 +247,7 @@ def spent(
         (life.cost for life in lifetimes(session, config, account, span, now)),
         Decimal(0),
     )
-    return (rolled_cost(session, account, span) + live).quantize(CENT)
+    return (rolled_cost(session, account, span) + live).quantize(MICRO)
 
 
 def running_rate(session: Session, config: Config, account: str) -> Decimal:
@@ -410,7 +410,7 @@ def _store_days(session: Session, days: dict[DayKey, list[Decimal]]) -> None:
                     {
                         "id": old.id,
                         "seconds": Decimal(old.seconds) + secs.quantize(MILLI),
-                        "cost": Decimal(old.cost) + cost.quantize(CENT),
+                        "cost": Decimal(old.cost) + cost.quantize(MICRO),
                     }
                 )
         _bulk(session, usage, new, changed)
@@ -436,7 +436,7 @@ def _usage_day(key: DayKey, secs: Decimal, cost: Decimal) -> dict[str, Any]:
         "node_type": node_type,
         "username": user,
         "seconds": secs.quantize(MILLI),
-        "cost": cost.quantize(CENT),
+        "cost": cost.quantize(MICRO),
     }
 
 
@@ -489,7 +489,7 @@ def _merged_job(
         "seconds": (Decimal(old.seconds) if old else Decimal(0))
         + total.seconds.quantize(MILLI),
         "cost": (Decimal(old.cost) if old else Decimal(0))
-        + total.cost.quantize(CENT),
+        + total.cost.quantize(MICRO),
     }
     if old is None:
         merged.update(account=account, job=job)

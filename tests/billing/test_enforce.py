@@ -314,3 +314,52 @@ def _end_nodes(url: str, now: dt.datetime, life: dt.timedelta) -> None:
                 )
             ).one()
             journal.ended_at = now
+
+
+def test_queued_resumes_count_toward_the_rate(
+    sqlite_db: str, root: Path
+) -> None:
+    loaded = config.load(root)
+    set_budget(sqlite_db, rate="3")
+    with engine.session_scope(sqlite_db) as session:
+        session.add(
+            models.NodeRequest(account=ACCOUNT, node=NODES[4], action="resume")
+        )
+
+    admitted, refused = admit(sqlite_db, loaded, NODES[:2], at("2026-03-01"))
+
+    assert admitted == []
+    assert refused[NODES[0]].endswith("$2.50/h running + $1.00/h asked")
+
+
+def test_concurrent_hooks_never_pass_the_cap_together(
+    billing_db: str, root: Path
+) -> None:
+    """Four hooks at once, one c1 node each, room for three."""
+    import threading
+
+    loaded = config.load(root)
+    set_budget(billing_db, rate="3")
+    barrier = threading.Barrier(4)
+    results: dict[str, bool] = {}
+
+    def hook(node: str) -> None:
+        barrier.wait()
+        with engine.session_scope(billing_db) as session:
+            admitted, _ = enforce.admit(session, loaded, ACCOUNT, [node])
+            for name in admitted:
+                session.add(
+                    models.NodeRequest(
+                        account=ACCOUNT, node=name, action="resume"
+                    )
+                )
+        results[node] = bool(admitted)
+
+    threads = [threading.Thread(target=hook, args=(n,)) for n in NODES[:4]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(results) == 4
+    assert sorted(results.values()) == [False, True, True, True]
