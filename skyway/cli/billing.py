@@ -116,7 +116,7 @@ def show_overview(obj: Obj, account: str | None, fmt: str) -> int:
             if account
             else report.overviews(session, obj.config, now)
         )
-    rows = [_overview_row(line) for line in lines]
+    rows = [_overview_row(line, plain=fmt != "table") for line in lines]
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -126,7 +126,7 @@ def show_overview(obj: Obj, account: str | None, fmt: str) -> int:
     elif fmt == "csv":
         _echo_csv(rows, HEADERS)
     else:
-        echo_table(rows, HEADERS)
+        echo_table([[c or "-" for c in row] for row in rows], HEADERS)
     for line in lines:
         for problem in line.vendor.problems:
             click.echo(f"note: {problem}", err=fmt != "table")
@@ -147,19 +147,25 @@ HEADERS = [
 ]
 
 
-def _overview_row(line: Overview) -> list[Any]:
+def _overview_row(line: Overview, plain: bool) -> list[Any]:
+    """One account's cells: $1,000.00 for people, 1000.00 for scripts."""
     from skyway.billing.report import money
+
+    def cell(value: Decimal | None) -> str | None:
+        if not plain:
+            return money(value)
+        return None if value is None else f"{value:.2f}"
 
     return [
         line.account,
-        line.start.isoformat() if line.start else "-",
-        money(line.amount),
-        money(line.estimated),
-        money(line.vendor.amount),
-        line.vendor.as_of.isoformat() if line.vendor.as_of else "-",
-        money(line.balance),
-        money(line.rate_cap),
-        money(line.rate_now),
+        line.start.isoformat() if line.start else None,
+        cell(line.amount),
+        cell(line.estimated),
+        cell(line.vendor.amount),
+        line.vendor.as_of.isoformat() if line.vendor.as_of else None,
+        cell(line.balance),
+        cell(line.rate_cap),
+        cell(line.rate_now),
         line.status,
     ]
 
@@ -228,6 +234,15 @@ def _read_session(obj: Obj) -> Iterator[Session]:
         yield session
 
 
+def _section(
+    title: str, rows: list[tuple[Any, ...]], headers: list[str]
+) -> None:
+    click.echo(f"{title}:" if rows else f"{title}: none")
+    if rows:
+        echo_table(rows, headers)
+    click.echo()
+
+
 def _summary_table(found: Summary) -> None:
     from skyway.billing.report import hours, money
 
@@ -237,13 +252,13 @@ def _summary_table(found: Summary) -> None:
         ("node type", found.by_type),
         ("user", found.by_user),
     ):
-        echo_table(
+        _section(
+            f"per {title}",
             [(u.name, hours(u.hours), money(u.cost)) for u in items],
             [title, "node hours", "cost"],
         )
-        click.echo()
-    more = found.job_count - len(found.jobs)
-    echo_table(
+    _section(
+        f"per job (the {len(found.jobs)} costliest of {found.job_count})",
         [
             (
                 u.name,
@@ -256,10 +271,8 @@ def _summary_table(found: Summary) -> None:
         ],
         ["job", "users", "types", "node hours", "cost"],
     )
-    if more > 0:
-        click.echo(f"... and {more} more jobs ({found.job_count} in all)")
-    click.echo()
-    echo_table(
+    _section(
+        "running nodes",
         [
             (
                 n.node,
@@ -270,7 +283,7 @@ def _summary_table(found: Summary) -> None:
             )
             for n in found.running
         ],
-        ["running node", "type", "state", "since", "$/h"],
+        ["node", "type", "state", "since", "$/h"],
     )
     click.echo(
         f"rate now {money(found.rate_now)}/h of at most "

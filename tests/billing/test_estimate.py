@@ -245,12 +245,12 @@ def test_overview_lists_every_account(cli: Cli, sqlite_db: str) -> None:
     rows = {row["account"]: row for row in json.loads(result.out)}
     assert sorted(rows) == ["demo-local", "rcc-aws", "rcc-azure", "rcc-gcp"]
     local = rows["demo-local"]
-    assert local["amount"] == "$100.00"
-    assert local["max $/h"] == "$10.00"
-    assert local["now $/h"] == "$2.00"
-    assert local["spent (vendor)"] == "-"
-    spent = float(local["spent (est.)"].strip("$").replace(",", ""))
+    assert local["amount"] == "100.00"
+    assert local["max $/h"] == "10.00"
+    assert local["now $/h"] == "2.00"
+    assert local["spent (vendor)"] is None
+    spent = float(local["spent (est.)"])
     assert spent > 100  # two nodes up since March, counted up to now
     assert local["status"] == "exceeded"
-    assert local["balance"].startswith("-$")
+    assert local["balance"].startswith("-")
     assert rows["rcc-aws"]["status"] == "normal"
