@@ -7,8 +7,10 @@ account's own workspace by hand, as an admin with a shell could.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -349,3 +351,141 @@ def test_without_any_instance_view_nothing_is_called_gone() -> None:
     )
 
     assert found == []
+
+
+# AWS through boto3 against moto in server mode: the vendor's own list
+# holds what Terraform state does not.
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """moto_server on a free loopback port, stopped by its pid."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    binary = Path(sys.executable).with_name("moto_server")
+    server = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture
+def moto(moto_server: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh moto and the rcc-aws profile in the test's home."""
+    import urllib.request
+
+    reset = urllib.request.Request(f"{moto_server}/moto-api/reset", b"")
+    urllib.request.urlopen(reset, timeout=10)
+    (Path.home() / ".aws").mkdir(exist_ok=True)
+    (Path.home() / ".aws" / "credentials").write_text(
+        "[rcc-aws]\naws_access_key_id = testing\n"
+        "aws_secret_access_key = testing\n"
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+def ec2() -> Any:
+    import boto3
+
+    session = boto3.session.Session(profile_name="rcc-aws")
+    return session.client("ec2", region_name="us-east-1")
+
+
+def launch(**tags: str) -> str:
+    """An EC2 instance made with boto3, behind Skyway's back."""
+    client = ec2()
+    image = "ami-12c6146b"  # one of moto's built-in images
+    spec = [{"Key": k, "Value": v} for k, v in tags.items()]
+    made = client.run_instances(
+        ImageId=image,
+        InstanceType="t2.micro",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": spec}],
+    )
+    return str(made["Instances"][0]["InstanceId"])
+
+
+def ec2_state(instance: str) -> str:
+    found = ec2().describe_instances(InstanceIds=[instance])
+    return str(found["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+
+def test_aws_instance_outside_terraform_is_terminated_after_grace(
+    moto: str, config: Config
+) -> None:
+    stranger = launch(node="rcc-aws-c1-003", account="rcc-aws")
+    untagged = launch(purpose="someone's experiment")
+
+    first = reconcile(config, "rcc-aws", grace=600, slurm=False)
+    running = ec2_state(stranger), ec2_state(untagged)
+    second = reconcile(config, "rcc-aws", grace=0, slurm=False)
+
+    assert first.views == ["node_map", "terraform", "vendor"]
+    assert {(d.kind, d.instance) for d in first.drift} == {
+        (UNWANTED, stranger),
+        (UNWANTED, untagged),
+    }
+    assert running == ("running", "running")
+    assert {d.action for d in second.drift} == {
+        "terminated through the vendor's API"
+    }
+    assert second.queued == []
+    assert ec2_state(stranger) in ("shutting-down", "terminated")
+    assert ec2_state(untagged) in ("shutting-down", "terminated")
+    assert reconcile(config, "rcc-aws", grace=0, slurm=False).drift == []
+
+
+def test_aws_node_whose_instance_vanished_is_failed(
+    moto: str, config: Config
+) -> None:
+    kept = launch(node="rcc-aws-c1-001", account="rcc-aws")
+    with engine.session_scope(config.database_url) as session:
+        for name, instance in (
+            ("rcc-aws-c1-001", kept),
+            ("rcc-aws-c1-002", "i-0000000000000dead"),
+        ):
+            session.add(
+                models.NodeMap(
+                    name=name,
+                    account="rcc-aws",
+                    node_type="c1",
+                    state="up",
+                    instance_id=instance,
+                )
+            )
+
+    report = reconcile(config, "rcc-aws", grace=0, slurm=False)
+
+    assert {(d.kind, d.node) for d in report.drift} == {
+        (GONE, "rcc-aws-c1-002"),
+        (UNTRACKED, "rcc-aws-c1-001"),  # no Terraform state in this test
+    }
+    with engine.session_scope(config.database_url) as session:
+        [queued] = session.scalars(select(models.NodeRequest)).all()
+        assert (queued.node, queued.action, queued.trigger) == (
+            "rcc-aws-c1-002",
+            "fail",
+            "reconcile:skyway",
+        )
