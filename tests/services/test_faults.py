@@ -217,5 +217,12 @@ def test_worker_killed_mid_apply_converges_with_nothing_lost(
     assert_books_balance(config)
     a_rows = [j for j in journal(config) if j.node == A]
     assert len(a_rows) == 1 and a_rows[0].ended_at is not None
+    b_row = node_map(config)[B]
+    if b_row.state == "up":  # the boot was carried through
+        assert B in records(config) and b_row.instance_id
+    else:  # the boot was given up: DOWN with why, nothing left behind
+        assert b_row.state == "failed" and b_row.reason
+        assert B not in records(config)
+    print(f"{victims}: B ended {b_row.state}: {b_row.reason}")
     assert reconcile(config, ACCOUNT, grace=0, slurm=False).drift == []
     assert requests(config, "pending", "running") == []
