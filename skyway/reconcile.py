@@ -194,16 +194,23 @@ def _busy(session: Session, account: str) -> set[str]:
     return set(session.scalars(query))
 
 
-def _terraform_view(config: Config, account: Account) -> dict[str, Seen]:
+def _terraform_view(config: Config, account: Account) -> dict[str, Seen] | None:
+    from skyway.errors import SkywayError
     from skyway.terraform.workspace import Workspace
 
+    key = f"terraform:{account.name}"
     workspace = Workspace(config, account)
     if not (workspace.path / ".terraform").is_dir():
         return {}
     found = {}
-    for name in workspace.workspaces:
-        for node, entry in workspace.state_nodes(name).items():
-            found[node] = Seen(node, str(entry.get("id", "")))
+    try:
+        for name in workspace.workspaces:
+            for node, entry in workspace.state_nodes(name).items():
+                found[node] = Seen(node, str(entry.get("id", "")))
+    except SkywayError as exc:
+        _warn_once(key, f"{account.name}: no Terraform view: {exc}")
+        return None
+    _WARNED.discard(key)
     return found
 
 
@@ -435,7 +442,14 @@ def _destroy(
     item: Drift,
     report: Report,
 ) -> None:
-    """A targeted removal if Terraform has it, else the vendor's API."""
+    """A targeted removal if Terraform has it, else the vendor's API.
+
+    Without a Terraform view nothing is destroyed: the instance may be
+    Terraform's, and terminating it behind Terraform's back is drift too.
+    """
+    if views.terraform is None:
+        item.action = "kept: the Terraform state cannot be read"
+        return
     if (
         views.terraform
         and item.node in views.terraform
