@@ -193,9 +193,8 @@ def work(
 def _drain(
     config: Config, account: Account, notifier: Notifier, result: WorkResult
 ) -> None:
-    while batch := _take_pending(config, account.name):
-        result.requests += len(batch)
-        Batch(config, account, batch, notifier, result).run()
+    while Batch(config, account, notifier, result).run():
+        pass
 
 
 @dataclass(frozen=True)
@@ -211,22 +210,31 @@ class Request:
     reason: str
 
 
-def _take_pending(config: Config, account: str) -> list[Request]:
+def _take_pending(session: Session, account: str) -> list[Request]:
+    """Every pending request of the account, now marked running."""
     table = models.NodeRequest
-    with session_scope(config.database_url) as session:
-        rows = session.scalars(
-            select(table)
-            .where(table.account == account, table.state == "pending")
-            .order_by(table.id)
-        ).all()
-        for row in rows:
-            row.state = "running"
-        return [
-            Request(
-                r.id, r.node, r.action, r.jobs, r.users, r.trigger, r.reason
-            )
-            for r in rows
-        ]
+    columns = (
+        table.id,
+        table.node,
+        table.action,
+        table.jobs,
+        table.users,
+        table.trigger,
+        table.reason,
+    )
+    rows = session.execute(
+        select(*columns)
+        .where(table.account == account, table.state == "pending")
+        .order_by(table.id)
+    ).all()
+    taken = [Request(*row) for row in rows]
+    if taken:
+        session.execute(
+            update(table)
+            .where(table.id.in_([req.id for req in taken]))
+            .values(state="running")
+        )
+    return taken
 
 
 def _has_pending(config: Config, account: str) -> bool:
@@ -308,13 +316,12 @@ class Batch:
         self,
         config: Config,
         account: Account,
-        requests: list[Request],
         notifier: Notifier,
         result: WorkResult,
     ) -> None:
         self.config = config
         self.account = account
-        self.requests = requests
+        self.requests: list[Request] = []
         self.notifier = notifier
         self.result = result
         self.errors: dict[str, str] = {}
@@ -322,15 +329,30 @@ class Batch:
         self.jobs: dict[str, list[str]] = {}
         self.users: dict[str, list[str]] = {}
 
-    def run(self) -> None:
-        self._reduce()
-        with session_scope(self.config.database_url) as session:
+    def run(self) -> bool:
+        """One round; False when nothing was pending.
+
+        Two transactions: one takes the requests, marks the nodes and
+        opens the run record before Terraform starts; one records the
+        outcome after it ends.
+        """
+        url = self.config.database_url
+        with session_scope(url) as session:
+            self.requests = _take_pending(session, self.account.name)
+            if not self.requests:
+                return False
+            self.result.requests += len(self.requests)
+            self._reduce()
             wanted = self._wanted(session)
             for node, entry in wanted.items():
                 self._mark(session, node, entry)
-        run_id = self._apply(wanted) if wanted else None
-        with session_scope(self.config.database_url) as session:
-            self._close_requests(session, run_id)
+            run = self._start(session, wanted) if wanted else None
+        outcome = self._terraform(run, wanted) if run else None
+        with session_scope(url) as session:
+            if run is not None:
+                self._finish(session, run, wanted, outcome)
+            self._close_requests(session, run.id if run else None)
+        return True
 
     def _reduce(self) -> None:
         """The last action per node wins; jobs and users add up."""
@@ -421,44 +443,62 @@ class Batch:
         row.price = price_of(self.config, self.account, row.node_type)
         row.reason = ""
 
-    def _apply(self, wanted: dict[str, dict[str, str] | None]) -> int:
+    def _start(
+        self, session: Session, wanted: dict[str, dict[str, str] | None]
+    ) -> Any:
         from skyway.terraform import runs
+
+        kinds, who = self._trigger()
+        run = runs.start(
+            session,
+            self.config,
+            self.account.name,
+            self._action(),
+            trigger=kinds,
+            triggered_by=who,
+            jobs=",".join(sorted({j for v in self.jobs.values() for j in v})),
+            nodes=",".join(sorted(wanted)),
+        )
+        self.result.runs.append(run.id)
+        return run
+
+    def _terraform(
+        self, run: Any, wanted: dict[str, dict[str, str] | None]
+    ) -> Any:
+        """The targeted change; an Exception is returned, not raised."""
         from skyway.terraform.change import apply_change
         from skyway.terraform.workspace import Workspace
 
-        workspace = Workspace(self.config, self.account)
-        with session_scope(self.config.database_url) as session:
-            run = runs.start(
-                session,
-                self.config,
-                self.account.name,
-                self._action(),
-                trigger=self._trigger()[0],
-                triggered_by=self._trigger()[1],
-                jobs=",".join(
-                    sorted({j for v in self.jobs.values() for j in v})
-                ),
-                nodes=",".join(sorted(wanted)),
-            )
-            self.result.runs.append(run.id)
-            try:
-                run.row.template_hash = workspace.prepare(run.log)
-                change = apply_change(workspace, run, wanted)
-            except Exception as exc:
-                runs.finish(session, run, "failed", exit_code=1, error=str(exc))
-                self._record_failure(session, wanted, str(exc))
-                return run.id
-            status = "failed" if change.errors else "applied"
-            runs.finish(
-                session,
-                run,
-                status,
-                summary=change.summary,
-                exit_code=change.exit_code,
-                error="; ".join(change.errors),
-            )
-            self._record(session, change)
-            return run.id
+        try:
+            workspace = Workspace(self.config, self.account)
+            run.row.template_hash = workspace.prepare(run.log)
+            return apply_change(workspace, run, wanted)
+        except Exception as exc:
+            log.exception("run %s of %s failed", run.id, self.account.name)
+            return exc
+
+    def _finish(
+        self,
+        session: Session,
+        run: Any,
+        wanted: dict[str, dict[str, str] | None],
+        outcome: Any,
+    ) -> None:
+        from skyway.terraform import runs
+
+        if isinstance(outcome, Exception):
+            runs.finish(session, run, "failed", exit_code=1, error=str(outcome))
+            self._record_failure(session, wanted, str(outcome))
+            return
+        runs.finish(
+            session,
+            run,
+            "failed" if outcome.errors else "applied",
+            summary=outcome.summary,
+            exit_code=outcome.exit_code,
+            error="; ".join(outcome.errors),
+        )
+        self._record(session, outcome)
 
     def _action(self) -> str:
         actions = {req.action for req in self.final.values()}

@@ -8,6 +8,7 @@ whose state has changed since, so a stale plan can never be applied.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,7 @@ def full_plan(
         triggered_by=who,
         nodes=",".join(sorted(desired)),
     )
+    session.commit()
     try:
         progress(f"rendering workspace {workspace.path}")
         run.row.template_hash = workspace.prepare(run.log)
@@ -61,8 +63,10 @@ def full_plan(
             summaries.append(_plan_one(workspace, run, name, desired))
     except Exception as exc:
         runs.finish(session, run, "failed", exit_code=1, error=str(exc))
+        session.commit()
         raise
     runs.finish(session, run, "planned", summary=plans.merge(summaries))
+    session.commit()
     return run
 
 
@@ -80,8 +84,9 @@ def _plan_one(
     workspace.write_nodes(name, mine)
     plan_file, _ = plan_paths(run.dir, name)
     workspace.plan(name, plan_file, None, run.log)
-    plan = workspace.show(name, plan_file)
-    run.save_plan(name, plan_file, plan)
+    text = workspace.show_text(name, plan_file)
+    run.save_plan(name, plan_file, text)
+    plan = json.loads(text)
     label = "" if name == "default" else name
     return plans.summarize(plan, label)
 
@@ -144,6 +149,7 @@ def apply_saved(
         nodes=plan_row.nodes,
         template_hash=plan_row.template_hash,
     )
+    session.commit()
     run.row.plan_file = plan_row.plan_file
     run.row.plan_json = plan_row.plan_json
     run.log.note(f"applying the saved plan of run {plan_row.id}")

@@ -10,6 +10,7 @@ in the same run.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -100,8 +101,9 @@ def _plan_and_apply(
 ) -> plans.ApplyEvents:
     plan_file, _ = plan_paths(run.dir, name)
     workspace.plan(name, plan_file, targets, run.log)
-    plan = workspace.show(name, plan_file)
-    run.save_plan(name, plan_file, plan)
+    text = workspace.show_text(name, plan_file)
+    run.save_plan(name, plan_file, text)
+    plan = json.loads(text)
     result.summaries.append(plans.summarize(plan, _label(workspace, name)))
     _outcome, events = workspace.apply(name, plan_file, run.log)
     if not _outcome.ok and not events.errors:

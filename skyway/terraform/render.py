@@ -55,7 +55,13 @@ def hcl_value(value: object) -> str:
     return hcl_string(value)
 
 
+_ENVIRONMENTS: dict[Path, jinja2.Environment] = {}
+
+
 def _environment(folder: Path) -> jinja2.Environment:
+    """One Jinja environment per template folder: templates compile once."""
+    if folder in _ENVIRONMENTS:
+        return _ENVIRONMENTS[folder]
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
@@ -65,6 +71,7 @@ def _environment(folder: Path) -> jinja2.Environment:
         autoescape=False,
     )
     environment.filters["hcl"] = hcl_value
+    _ENVIRONMENTS[folder] = environment
     return environment
 
 

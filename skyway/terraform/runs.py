@@ -11,7 +11,6 @@ the exit code and how long it took.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -67,11 +66,10 @@ class Run:
     def id(self) -> int:
         return self.row.id
 
-    def save_plan(
-        self, workspace: str, plan_file: Path, plan: dict[str, Any]
-    ) -> Path:
+    def save_plan(self, workspace: str, plan_file: Path, text: str) -> Path:
+        """Keep `show -json` of a saved plan, as Terraform wrote it."""
         _, json_file = plan_paths(self.dir, workspace)
-        json_file.write_text(json.dumps(plan, indent=1) + "\n")
+        json_file.write_text(text.rstrip("\n") + "\n")
         self.plans.append((workspace, plan_file, json_file))
         self.row.plan_file = "\n".join(str(p[1]) for p in self.plans)
         self.row.plan_json = "\n".join(str(p[2]) for p in self.plans)
@@ -90,7 +88,11 @@ def start(
     nodes: str = "",
     template_hash: str = "",
 ) -> Run:
-    """Insert the run's row (status planning) and create its folder."""
+    """Add the run's row (status planning) and create its folder.
+
+    The caller commits, before Terraform starts, so that the run is on
+    record even if the process dies during it.
+    """
     row = models.TerraformRun(
         account=account,
         action=action,
@@ -107,7 +109,6 @@ def start(
     run_dir.mkdir(parents=True, exist_ok=True)
     row.run_dir = str(run_dir)
     row.log_file = str(run_dir / "log.txt")
-    session.commit()
     return Run(row, run_dir)
 
 
@@ -120,7 +121,7 @@ def finish(
     exit_code: int = 0,
     error: str = "",
 ) -> None:
-    """Close the run's row with its outcome and duration."""
+    """Close the run's row with its outcome and duration (caller commits)."""
     row = run.row
     if summary is not None:
         row.summary = summary
@@ -130,7 +131,6 @@ def finish(
     row.finished_at = models.utcnow()
     row.duration = round(time.perf_counter() - run.started, 3)
     session.add(row)
-    session.commit()
 
 
 def started_at(row: models.TerraformRun) -> str:

@@ -24,7 +24,7 @@ from skyway.terraform import render
 from skyway.terraform.runs import RunLog
 
 log = logging.getLogger(__name__)
-SHARD_SIZE = 32
+SHARD_SIZE = 8
 HASH_FILE = ".skyway-template-hash"
 LAYOUT_FILE = "layout.json"
 
@@ -155,14 +155,17 @@ class Workspace:
         args.append(f"-lock-timeout={self._lock_timeout()}s")
         self.run("plan", args, log_to)
 
-    def show(self, workspace: str, plan_file: Path | None = None) -> Any:
+    def show_text(self, workspace: str, plan_file: Path | None = None) -> str:
         """`show -json` of a saved plan, or of the workspace's state."""
         self.select(workspace)
         args = ["-json", "-no-color"]
         if plan_file is not None:
             args.append(str(plan_file))
-        outcome = self.run("show", args)
-        return json.loads(outcome.stdout or "{}")
+        return self.run("show", args).stdout or "{}"
+
+    def show(self, workspace: str, plan_file: Path | None = None) -> Any:
+        """`show -json`, parsed."""
+        return json.loads(self.show_text(workspace, plan_file))
 
     def apply(
         self, workspace: str, plan_file: Path, log_to: RunLog | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from skyway import nodes
 from skyway.db import engine
-from skyway.terraform.workspace import Workspace
+from skyway.terraform.workspace import SHARD_SIZE, Workspace
 from tests.conftest import _fresh_database
 from tests.terraform.helpers import Recorder, add_account, load, set_settings
 
@@ -40,7 +41,8 @@ def test_a_large_account_spreads_nodes_over_small_workspaces(
 
     result = ask(root, names, "resume")
 
-    assert workspace.workspaces == ["s00", "s01", "s02", "s03"]
+    count = math.ceil(100 / SHARD_SIZE)
+    assert workspace.workspaces == [f"s{i:02d}" for i in range(count)]
     assert len(spread) > 1
     assert sorted(result.up) == names and len(result.runs) == 1
     run_dir = root / "state" / "runs" / BIG / str(result.runs[0])
@@ -69,12 +71,13 @@ def test_a_large_account_spreads_nodes_over_small_workspaces(
 def test_the_layout_stays_when_limits_change(root: Path) -> None:
     add_account(root, BIG, nodes={"c1": 100})
     config = load(root)
-    assert len(Workspace(config, config.account(BIG)).workspaces) == 4
+    count = math.ceil(100 / SHARD_SIZE)
+    assert len(Workspace(config, config.account(BIG)).workspaces) == count
 
     add_account(root, BIG, nodes={"c1": 999})
     config = load(root)
 
-    assert len(Workspace(config, config.account(BIG)).workspaces) == 4
+    assert len(Workspace(config, config.account(BIG)).workspaces) == count
 
 
 @pytest.fixture
