@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from skyway.db import engine as db_engine
+from skyway import nodes
+from skyway.db import engine, models
+from skyway.services import supervise
 from tests.conftest import Cli, _fresh_database
 from tests.services.bodies import files
 from tests.services.conftest import wait_for
 from tests.services.dbproxy import Proxy
 from tests.services.test_supervise import pid_of, status_of, ticks
+from tests.test_reconcile import load, records
+
+NODE = "demo-local-c1-001"
 
 OUTAGES = [
     float(s) for s in os.environ.get("SKYWAY_TEST_OUTAGE", "6").split(",")
@@ -37,7 +42,7 @@ def proxied_url(request: pytest.FixtureRequest) -> Iterator[tuple[str, Proxy]]:
             yield text, proxy
         finally:
             proxy.close()
-            cached = db_engine._ENGINES.pop(text, None)
+            cached = engine._ENGINES.pop(text, None)
             if cached is not None:
                 cached.dispose()
 
@@ -79,3 +84,47 @@ def test_service_carries_on_after_a_database_outage(
     assert cli("service", "--stop", "ticker").code == 0
     assert status_of(cli, "ticker")["state"] == "stopped"
     assert not files(service_root / "state")["fail"].exists()
+
+
+@pytest.mark.parametrize("outage", OUTAGES[:1])
+def test_cloud_service_serves_requests_after_an_outage(
+    service_root: Path,
+    cli: Cli,
+    proxied_url: tuple[str, Proxy],
+    monkeypatch: pytest.MonkeyPatch,
+    outage: float,
+) -> None:
+    url, proxy = proxied_url
+    monkeypatch.setenv("SKYWAY_DB_URL", url)
+    service = "cloud-demo-local"
+    (service_root / "etc" / "services" / f"{service}.yaml").write_text(
+        "interval: 2\ngrace: 600\n"
+    )
+    config = load(service_root)
+    assert cli("service", "--regist", service).code == 0
+    assert cli("service", "--start", service).code == 0
+    pid = supervise.running_pid(config, service)
+    wait_for(
+        lambda: status_of(cli, service)["state"] == "sleeping",
+        "a first round",
+    )
+
+    proxy.block()
+    time.sleep(outage)
+    proxy.unblock()
+    with engine.session_scope(url) as session:
+        nodes.request(session, "demo-local", [NODE], "resume", trigger="hook")
+    wait_for(lambda: NODE in records(config), "the node after the outage", 60)
+    row = wait_for(
+        lambda: (r := status_of(cli, service))["last error"] != "-" and r,
+        "the outage in last error",
+    )
+    stopped = cli("service", "--stop", service)
+
+    assert isinstance(row, dict) and row["pid"] == str(pid)
+    assert "database" in row["last error"]
+    assert supervise.running_pid(config, service) is None
+    assert stopped.code == 0 and f"(pid {pid})" in stopped.out
+    with engine.session_scope(url) as session:
+        node = session.get(models.NodeMap, NODE)
+        assert node is not None and node.state == "up"
