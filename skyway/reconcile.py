@@ -154,7 +154,7 @@ def reconcile(
         if fix:
             _fix(config, settings, views, report)
     for line in report.lines():
-        log.info("%s: %s", account, line)
+        log.debug("%s: %s", account, line)
     return report
 
 
