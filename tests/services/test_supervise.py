@@ -237,3 +237,20 @@ def test_start_failure_is_one_line_with_the_log(
     assert "ticker exited with 2 at start" in result.err
     assert "cannot import the service plugin" in result.err
     assert pid_of(ticker.root) is None
+
+
+def test_a_held_pid_file_means_running(ticker: Cli) -> None:
+    path = supervise.pid_file(config.load(ticker.root), "ticker")
+    held = supervise.PidLock(path)
+    held.acquire()
+    try:
+        result = ticker("service", "--start", "ticker")
+        found = pid_of(ticker.root)
+    finally:
+        held.release()
+
+    assert result.code == 1
+    assert f"already running (pid {os.getpid()})" in result.err
+    assert found == os.getpid()
+    assert pid_of(ticker.root) is None
+    assert not path.exists()
