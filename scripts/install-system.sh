@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Install the Debian packages Skyway's demo and tests run against, once.
-# Nothing is started here: the test harness starts what it needs.
+# Install the Debian packages Skyway's demo and tests run against, once:
+# Slurm (slurmctld, slurmd, slurmdbd, the client commands), munge,
+# MariaDB for slurmdbd, and the tools of the local vendor's nodes
+# (iproute2 for namespaces, util-linux for nsenter/unshare, script).
+# Nothing is started here: the Slurm harness starts what it needs.
 set -euo pipefail
-PACKAGES=(slurmctld slurmd slurm-client slurmdbd munge iproute2 util-linux)
+PACKAGES=(slurmctld slurmd slurm-client slurmdbd munge mariadb-server
+          iproute2 util-linux bsdutils)
 missing=()
 for package in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null \

@@ -56,7 +56,7 @@ def detach() -> bool:
     slurmctld removes the resume file once its program exits, so read
     it before calling this.
     """
-    if os.environ.get(FOREGROUND_VAR, "") not in ("", "0"):
+    if _foreground():
         return False
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # slurmctld may run hooks with them closed
@@ -230,11 +230,34 @@ def _jobs_of(nodes: Iterable[str], jobs: dict[str, list[int]]) -> list[int]:
 
 
 def _wake(config: Config, by_account: dict[str, list[str]]) -> None:
-    """Make sure a worker will drain each account's queue."""
-    from skyway import nodes
+    """Make sure a worker drains each account's queue.
 
-    for account in sorted(by_account):
+    The hook is already a detached process with the worker's modules
+    loaded, so for a single account it becomes the one-shot worker
+    itself when no other holds the lock, which spares a second Python
+    start on the path of every resume.
+    """
+    from skyway import locks, nodes
+
+    accounts = sorted(by_account)
+    if len(accounts) == 1 and not _foreground():
+        if locks.is_free(config, accounts[0]):
+            result = nodes.work(config, accounts[0])
+            log.info(
+                "worked %s: runs %s, up %s, down %s, failed %s",
+                accounts[0],
+                result.runs,
+                sorted(result.up),
+                result.down,
+                sorted(result.failed),
+            )
+        return
+    for account in accounts:
         nodes.ensure_worker(config, account)
+
+
+def _foreground() -> bool:
+    return os.environ.get(FOREGROUND_VAR, "") not in ("", "0")
 
 
 resume_main = entry(resume, PROGRAMS["resume"])

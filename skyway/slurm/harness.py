@@ -30,7 +30,7 @@ from skyway.slurm import netns, scontrol
 
 log = logging.getLogger(__name__)
 PACKAGES = ("slurmctld", "slurmd", "slurmdbd", "slurm-client", "munge")
-TOOLS = ("iproute2", "util-linux")
+TOOLS = ("iproute2", "util-linux", "mariadb-server")
 LOCK_FILE = Path("/tmp/skyway-slurm-harness.lock")
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306"
 DBD_PORT = 6819
@@ -153,6 +153,7 @@ class Harness:
         self._start_munge()
         netns.ensure_bridge(self.network)
         password = secrets.token_hex(12)
+        self._ensure_mariadb()
         self._create_database(password)
         self._write_configs(password)
         if not self.include.exists():
@@ -212,6 +213,27 @@ class Harness:
         self.started_munge = True
         self.path("run", "munged.started").touch()
         wait_for("munged", munge_works, 30)
+
+    def _ensure_mariadb(self) -> None:
+        """Start the host's MariaDB when nothing answers on its port."""
+        host, port = _mysql_parts(self.mysql_url)
+        if port_open(port, host) or host not in ("127.0.0.1", "localhost"):
+            return
+        log.info("starting MariaDB on %s:%s", host, port)
+        Path("/run/mysqld").mkdir(exist_ok=True)
+        shutil.chown("/run/mysqld", "mysql", "mysql")
+        run(
+            [
+                "start-stop-daemon",
+                "--start",
+                "--oknodo",
+                "--background",
+                "--exec",
+                "/usr/sbin/mariadbd",
+            ],
+            timeout=60,
+        )
+        wait_for("MariaDB", lambda: port_open(port, host), 60)
 
     def _create_database(self, password: str) -> None:
         import sqlalchemy as sa

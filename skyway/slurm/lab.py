@@ -35,9 +35,16 @@ QUICK = {
 
 
 def prepare_root(
-    root: Path, host: str, examples: Path = EXAMPLES, **slurm: Any
+    root: Path,
+    host: str,
+    examples: Path = EXAMPLES,
+    accounts: dict[str, dict[str, Any]] | None = None,
+    **slurm: Any,
 ) -> Path:
-    """A fresh root: the examples, netns nodes, quick power saving."""
+    """A fresh root: the examples, netns nodes, quick power saving.
+
+    `accounts` adds account files (name -> the YAML's content).
+    """
     if root.exists():
         shutil.rmtree(root)
     shutil.copytree(examples, root / "etc")
@@ -54,14 +61,23 @@ def prepare_root(
     account = yaml.safe_load(account_file.read_text())
     account["local"] = {**account.get("local", {}), "mode": "netns"}
     account_file.write_text(yaml.safe_dump(account, sort_keys=False))
+    for name, content in (accounts or {}).items():
+        path = root / "etc" / "accounts" / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(content, sort_keys=False))
     return root
 
 
 class Lab:
     """A root and its Slurm; `up()` then `down()`, by pid."""
 
-    def __init__(self, folder: Path, **slurm: Any) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        accounts: dict[str, dict[str, Any]] | None = None,
+        **slurm: Any,
+    ) -> None:
         self.folder = folder.resolve()
+        self.accounts = accounts
         self.root = self.folder / "root"
         self.harness = Harness(
             self.folder / "slurm",
@@ -83,11 +99,21 @@ class Lab:
         }
 
     def up(self) -> None:
-        self.harness.lock()
-        prepare_root(self.root, self.harness.host, **self.slurm_settings)
+        """Everything, in order: root, slurmdbd, the include, slurmctld."""
+        self.prepare()
         self.harness.start_accounting()
         self.skyway("slurm", "--update-conf")
         self.harness.start_controller()
+
+    def prepare(self) -> None:
+        """Take the host's Slurm lock and write a fresh root."""
+        self.harness.lock()
+        prepare_root(
+            self.root,
+            self.harness.host,
+            accounts=self.accounts,
+            **self.slurm_settings,
+        )
 
     def down(self) -> None:
         try:

@@ -3,8 +3,8 @@
 A node gets a namespace `sky-<node>` with a veth on a host bridge and
 its own address, and runs its own slurmd there. slurmd starts in a fresh
 time namespace whose uptime is about a second: slurmctld ignores a
-registration from a node that booted before it was resumed, as a host's
-long uptime would claim. (`ip netns exec` is avoided: it remounts /sys
+registration from a node that booted before it was resumed, as the
+host's long uptime would claim. (`ip netns exec` is avoided: it remounts /sys
 without cgroups, which slurmd needs; `nsenter --net` keeps them.)
 """
 
@@ -154,7 +154,12 @@ def _plumb(
 
 
 def _start_slurmd(node: str) -> None:
-    """slurmd daemonizes, so this returns once it has forked away."""
+    """slurmd daemonizes, so this returns once it has forked away.
+
+    The namespace's clock starts under a second after boot, so the boot
+    time slurmd reports comes after slurmctld's resume request even when
+    the node is up a second later; an older one is ignored.
+    """
     uptime = int(float(Path("/proc/uptime").read_text().split()[0]))
     run(
         [
@@ -162,7 +167,7 @@ def _start_slurmd(node: str) -> None:
             f"--net={NETNS_DIR / namespace(node)}",
             "unshare",
             "--time",
-            f"--boottime=-{max(uptime - 1, 0)}",
+            f"--boottime=-{uptime}",
             "slurmd",
             "-N",
             node,

@@ -10,10 +10,12 @@ from tests.e2e.conftest import ACCOUNT
 
 
 def test_nodes_and_partitions_are_skyways(lab: Lab) -> None:
-    out = lab.command("sinfo", "-h", "-o", "%R %D %t").stdout
+    ours = lab.command("scontrol", "show", "partition", ACCOUNT).stdout
+    theirs = lab.command("scontrol", "show", "partition", "rcc-aws").stdout
 
-    assert f"{ACCOUNT} 6 idle~" in out
-    assert "rcc-aws 16 idle~" in out
+    assert "TotalNodes=6 " in ours
+    assert f"AllowAccounts={ACCOUNT} " in ours
+    assert "TotalNodes=16 " in theirs
     node = lab.command("scontrol", "show", "node", f"{ACCOUNT}-c2-002").stdout
     assert "AvailableFeatures=c2,local,demo-local" in node
     assert "NodeAddr=127.0.0.1" in node
