@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def title(number: int, text: str) -> None:
 
 def shell(lab: Lab, *argv: str, check: bool = True) -> str:
     """Run a command as a user of the site would, echoing both."""
-    click.secho(f"$ {' '.join(argv)}", fg="cyan")
+    click.secho(f"$ {shlex.join(argv)}", fg="cyan")
     result = lab.command(*argv, check=check, timeout=300)
     text = (result.stdout + result.stderr).rstrip()
     if text:
@@ -108,6 +109,12 @@ def batch_job(lab: Lab) -> str:
         "runs one targeted `terraform apply` that starts the node. Watch:"
     )
     watch(lab, job)
+    say(
+        "The node went alloc~ (chosen while powered down), alloc# (being "
+        "created), alloc (slurmd registered). Slurm starts a batch job on "
+        "a freshly booted node at its next periodic check, up to 30 s "
+        "later; srun and salloc start at once."
+    )
     click.secho(f"$ cat {lab.folder}/job-{job}.out", fg="cyan")
     click.echo((lab.folder / f"job-{job}.out").read_text().rstrip())
     return job
@@ -146,6 +153,11 @@ def interactive(lab: Lab) -> None:
         lab, argv, ["hostname; echo on $SLURMD_NODENAME", "exit"]
     )
     click.echo(transcript.rstrip())
+    say(
+        "The shell ran on the cloud node (SLURMD_NODENAME); `hostname` "
+        "names this machine because a local node shares its kernel and "
+        "files, unlike a real VM."
+    )
 
 
 def run_in_pty(lab: Lab, argv: list[str], lines: list[str]) -> str:
@@ -220,6 +232,7 @@ def records(lab: Lab) -> None:
 
 def journal(lab: Lab) -> None:
     from sqlalchemy import select
+import shlex
 
     from skyway import config
     from skyway.cli.app import echo_table
