@@ -232,7 +232,6 @@ def records(lab: Lab) -> None:
 
 def journal(lab: Lab) -> None:
     from sqlalchemy import select
-import shlex
 
     from skyway import config
     from skyway.cli.app import echo_table
