@@ -177,7 +177,6 @@ def work(
     timeout = float(config.settings.terraform.lock_timeout)
     while True:
         with locks.account_lock(config, account, timeout=timeout):
-            _requeue_abandoned(config, account)
             try:
                 _drain(config, settings, notifier, result)
             except BaseException:
@@ -193,8 +192,11 @@ def work(
 def _drain(
     config: Config, account: Account, notifier: Notifier, result: WorkResult
 ) -> None:
-    while Batch(config, account, notifier, result).run():
-        pass
+    """Rounds until nothing is pending; the first also takes back the
+    requests a dead worker left running (we hold the lock now)."""
+    first = True
+    while Batch(config, account, notifier, result).run(requeue=first):
+        first = False
 
 
 @dataclass(frozen=True)
@@ -250,13 +252,17 @@ def _has_pending(config: Config, account: str) -> bool:
 
 def _requeue_abandoned(config: Config, account: str) -> None:
     """Requests left running by a worker that died go back to pending."""
-    table = models.NodeRequest
     with session_scope(config.database_url) as session:
-        session.execute(
-            update(table)
-            .where(table.account == account, table.state == "running")
-            .values(state="pending")
-        )
+        _requeue(session, account)
+
+
+def _requeue(session: Session, account: str) -> None:
+    table = models.NodeRequest
+    session.execute(
+        update(table)
+        .where(table.account == account, table.state == "running")
+        .values(state="pending")
+    )
 
 
 def desired_entry(row: models.NodeMap) -> dict[str, str]:
@@ -329,7 +335,7 @@ class Batch:
         self.jobs: dict[str, list[str]] = {}
         self.users: dict[str, list[str]] = {}
 
-    def run(self) -> bool:
+    def run(self, requeue: bool = False) -> bool:
         """One round; False when nothing was pending.
 
         Two transactions: one takes the requests, marks the nodes and
@@ -338,6 +344,8 @@ class Batch:
         """
         url = self.config.database_url
         with session_scope(url) as session:
+            if requeue:
+                _requeue(session, self.account.name)
             self.requests = _take_pending(session, self.account.name)
             if not self.requests:
                 return False
