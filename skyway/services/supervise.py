@@ -29,6 +29,7 @@ START_WAIT = 30.0
 STOP_WAIT = 60.0
 KILL_WAIT = 10.0
 POLL = 0.1
+PROBE_WAIT = 0.5
 
 
 def folder(config: Config) -> Path:
@@ -84,6 +85,25 @@ def _read_pid(handle: IO[str]) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _lock_within(handle: IO[str], wait: float) -> bool:
+    """Take an exclusive lock, retrying for `wait` seconds.
+
+    `running_pid` takes a shared lock for an instant to look; a start at
+    that moment must not mistake the look for a running service.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL / 10)
+
+
 class PidLock:
     """The pid file of a running service, locked while it lives."""
 
@@ -96,14 +116,12 @@ class PidLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             handle = self.path.open("a+")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            if not _lock_within(handle, PROBE_WAIT):
                 pid = _read_pid(handle)
                 handle.close()
                 raise SkywayError(
                     f"{self.path.stem} is already running (pid {pid})"
-                ) from None
+                )
             if self._same_file(handle):
                 break
             handle.close()  # the previous holder removed it: start over
