@@ -327,9 +327,10 @@ def _top_jobs(
 ) -> list[models.JobUsage]:
     """The costliest jobs overlapping the window.
 
-    Walks the (account, cost) index from the top and filters in Python,
-    which stays fast for the usual wide windows whatever plan the
-    database would pick; narrow windows let the database filter.
+    Walks the (account, cost) index backwards (cost, then id, both
+    descending, so no database sorts) and filters in Python, which stays
+    fast for the usual wide windows whatever plan the database would
+    pick; narrow windows let the database filter.
     """
     usage = models.JobUsage
     page = max(top * 5, 100)
@@ -338,7 +339,7 @@ def _top_jobs(
         rows = session.scalars(
             select(usage)
             .where(usage.account == account)
-            .order_by(usage.cost.desc(), usage.id)
+            .order_by(usage.cost.desc(), usage.id.desc())
             .limit(page)
             .offset(offset)
         ).all()
@@ -354,7 +355,7 @@ def _top_jobs(
         session.scalars(
             select(usage)
             .where(usage.account == account, *inside)
-            .order_by(usage.cost.desc(), usage.id)
+            .order_by(usage.cost.desc(), usage.id.desc())
             .limit(top)
         )
     )
