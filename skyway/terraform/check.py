@@ -13,7 +13,7 @@ from pathlib import Path
 
 from skyway.config import Account, Config
 from skyway.errors import ConfigError
-from skyway.terraform import render
+from skyway.terraform import env, render
 
 
 def parse(folder: Path) -> dict[str, object]:
@@ -45,6 +45,7 @@ def render_and_parse(config: Config, account: Account) -> str:
     """Render the account's workspace into a scratch folder and parse it."""
     from skyway import vendors
 
+    env.apply(config.state_dir)
     context = vendors.get(account.vendor).template_context(config, account)
     files = render.render(config, account, context)
     with tempfile.TemporaryDirectory(prefix="skyway-check-") as scratch:
