@@ -211,7 +211,11 @@ def check(
     send: alerts.Sender | None = None,
     accounts: Iterable[str] | None = None,
 ) -> list[Outcome]:
-    """Roll up the journal, then enforce every account's budget."""
+    """Roll up the journal, then enforce every account's budget.
+
+    Every account is handled even if one fails; then EnforcementError
+    names the failures, so the billing service shows and retries them.
+    """
     from skyway.db.engine import session_scope
 
     when = now or models.utcnow()
@@ -223,7 +227,20 @@ def check(
             outcome = check_account(session, config, name, when, holder, send)
         if outcome is not None:
             outcomes.append(outcome)
+    failed = [o for o in outcomes if o.errors]
+    if failed:
+        raise EnforcementError(failed)
     return outcomes
+
+
+class EnforcementError(SkywayError):
+    """Some budget could not be enforced or mailed; retried next tick."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
+        super().__init__(
+            "; ".join(f"{o.account}: {o.errors[0]}" for o in outcomes)
+        )
 
 
 def check_account(

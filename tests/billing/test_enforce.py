@@ -245,9 +245,11 @@ def test_a_failed_hold_is_retried_and_mailed_once(
     with engine.session_scope(sqlite_db) as session:
         live(session, NODES[0], "2026-03-01 00:00")
 
-    first = enforce.check(
-        loaded, sqlite_db, at("2026-03-01 02:00"), holder=Broken()
-    )
+    with pytest.raises(enforce.EnforcementError) as caught:
+        enforce.check(
+            loaded, sqlite_db, at("2026-03-01 02:00"), holder=Broken()
+        )
+    first = caught.value.outcomes
     slurm = Slurm()
     enforce.check(loaded, sqlite_db, at("2026-03-01 03:00"), holder=slurm)
 
