@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from skyway import locks, names
 from skyway.config import Account, Config
 from skyway.db import models
-from skyway.db.engine import session_scope
+from skyway.db.engine import get_engine, session_scope
 from skyway.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -241,13 +241,13 @@ def _take_pending(session: Session, account: str) -> list[Request]:
 
 def _has_pending(config: Config, account: str) -> bool:
     table = models.NodeRequest
-    with session_scope(config.database_url) as session:
-        found = session.scalars(
-            select(table.id)
-            .where(table.account == account, table.state == "pending")
-            .limit(1)
-        ).first()
-        return found is not None
+    query = (
+        select(table.id)
+        .where(table.account == account, table.state == "pending")
+        .limit(1)
+    )
+    with get_engine(config.database_url).connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def _requeue_abandoned(config: Config, account: str) -> None:
@@ -528,7 +528,7 @@ class Batch:
         for node in change.gone:
             self._node_gone(session, node, now)
         for node, error in change.failed.items():
-            self._node_failed(session, node, error, now)
+            self._node_failed(session, node, error)
 
     def _record_failure(
         self,
@@ -536,9 +536,8 @@ class Batch:
         wanted: dict[str, dict[str, str] | None],
         error: str,
     ) -> None:
-        now = models.utcnow()
         for node in wanted:
-            self._node_failed(session, node, error, now)
+            self._node_failed(session, node, error)
 
     def _node_up(
         self,
@@ -586,9 +585,14 @@ class Batch:
         else:
             self.notifier.node_down(node)
 
-    def _node_failed(
-        self, session: Session, node: str, error: str, now: Any
-    ) -> None:
+    def _node_failed(self, session: Session, node: str, error: str) -> None:
+        """A node Terraform could not create or destroy.
+
+        A failed boot leaves nothing behind (the run cleaned up). A
+        failed destroy keeps the instance id and the open journal row:
+        the instance may still run and cost, and the next request or the
+        reconciler destroys it.
+        """
         row = session.get(models.NodeMap, node)
         assert row is not None
         row.state = "failed"
@@ -596,8 +600,6 @@ class Batch:
         if self.final[node].action == "resume":
             row.address = None
             row.started_at = None
-        else:
-            _close_journal(session, node, now, f"failed: {error}"[:500])
         self.errors[node] = error
         self.result.failed[node] = error
         self.notifier.node_failed(node, error)
