@@ -199,6 +199,22 @@ def test_ensure_worker_starts_a_worker_that_drains_the_queue(
     assert f"worker for {BURST}: 2 requests" in log
 
 
+def test_requests_a_dead_worker_left_running_are_taken_back(
+    burst_root: Path,
+) -> None:
+    config = load(burst_root)
+    with engine.session_scope(config.database_url) as session:
+        [ident] = nodes.request(session, BURST, [node(3)], "resume")
+        row = session.get(models.NodeRequest, ident)
+        assert row is not None
+        row.state = "running"
+
+    result = nodes.work(config, BURST, Recorder())
+
+    assert list(result.up) == [node(3)]
+    assert count(config, models.NodeRequest, state="done") == 1
+
+
 def test_resume_and_suspend_in_one_batch_leave_the_node_down(
     burst_root: Path,
 ) -> None:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from skyway import names
+from skyway.errors import InputError
 
 log = logging.getLogger(__name__)
 FAIL_BOOT = "fail-boot"
@@ -93,8 +94,12 @@ def state_dir_of(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    names.check("node", args.name)
-    ipaddress.ip_address(args.address)
+    try:
+        names.check("node", args.name)
+        ipaddress.ip_address(args.address)
+    except (InputError, ValueError) as exc:
+        sys.stderr.write(f"local_node: {exc}\n")
+        return 2
     state_dir = state_dir_of(args)
     event(state_dir, args.action, "start", args.name)
     try:
