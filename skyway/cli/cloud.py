@@ -143,12 +143,13 @@ def test(obj: Obj, account: Account, _: object, __: bool) -> int:
 
 def list_instances(obj: Obj, account: Account, _: object, __: bool) -> int:
     """The vendor's instances beside node_map, flagging differences."""
-    from skyway import nodes, vendors
+    from skyway import vendors
+    from skyway.vendors import inventory
 
     progress(f"asking {account.vendor} for the instances of {account.name}")
     seen = vendors.get(account.vendor).list_instances(obj.config, account)
     with obj.session() as session:
-        rows = nodes.compare_instances(session, account.name, seen)
+        rows = inventory.compare_instances(session, account.name, seen)
     echo_table(
         [astuple(row) for row in rows],
         ["instance", "node", "vendor state", "address", "node_map", "note"],
@@ -164,10 +165,10 @@ def astuple(row: Any) -> tuple[Any, ...]:
 
 def connect(obj: Obj, account: Account, node: str, _: bool) -> int:
     """ssh to a cloud node (from node_map) or a static node."""
-    from skyway import nodes
+    from skyway.vendors import inventory
 
     with obj.session() as session:
-        argv = nodes.ssh_argv(obj.config, session, account, node)
+        argv = inventory.ssh_argv(obj.config, session, account, node)
     progress(" ".join(argv))
     return exec_argv(argv)
 
@@ -175,10 +176,11 @@ def connect(obj: Obj, account: Account, node: str, _: bool) -> int:
 def remove(obj: Obj, account: Account, instance: str, yes: bool) -> int:
     """Destroy a managed instance by a targeted run, or an unknown one."""
     from skyway import nodes
+    from skyway.vendors import inventory
 
     check_instance(instance)
     with obj.session() as session:
-        node = nodes.managed_node(session, account.name, instance)
+        node = inventory.managed_node(session, account.name, instance)
     if node is not None:
         confirm(f"Destroy node {node} ({instance}) of {account.name}?", yes)
         with obj.session() as session:
@@ -202,7 +204,8 @@ def remove(obj: Obj, account: Account, instance: str, yes: bool) -> int:
 def _remove_unknown(
     obj: Obj, account: Account, instance: str, yes: bool
 ) -> int:
-    from skyway import nodes, vendors
+    from skyway import vendors
+    from skyway.vendors import inventory
 
     vendor = vendors.get(account.vendor)
     seen = {i.id: i for i in vendor.list_instances(obj.config, account)}
@@ -217,7 +220,9 @@ def _remove_unknown(
     )
     vendor.terminate(obj.config, account, instance)
     with obj.session() as session:
-        nodes.journal_unmanaged(session, account.name, seen[instance], obj.who)
+        inventory.journal_unmanaged(
+            session, account.name, seen[instance], obj.who
+        )
     click.echo(f"✓ {instance} terminated (it was not managed by Skyway)")
     return 0
 
@@ -244,9 +249,10 @@ def plan(obj: Obj, account: Account, _: object, __: bool) -> int:
 
 def apply(obj: Obj, account: Account, which: str, yes: bool) -> int:
     """Apply a saved plan after confirmation."""
-    from skyway import locks, nodes
+    from skyway import locks
     from skyway.terraform import admin
     from skyway.terraform import plan as plans
+    from skyway.vendors import inventory
 
     with obj.session() as session:
         row = admin.planned_run(session, account.name, which)
@@ -259,7 +265,7 @@ def apply(obj: Obj, account: Account, which: str, yes: bool) -> int:
         run, outputs = admin.apply_saved(
             session, obj.config, row, obj.who, progress
         )
-        nodes.refresh_instances(session, account.name, outputs)
+        inventory.refresh_instances(session, account.name, outputs)
         status, error = run.row.status, run.row.error
     if status != "applied":
         raise InputError(f"run {run.id} failed: {error} (log: {run.dir})")
