@@ -289,7 +289,13 @@ def desired_nodes(session: Session, account: str) -> dict[str, dict[str, str]]:
 def free_address(
     session: Session, network: str, taken: Iterable[str] = ()
 ) -> str:
-    """The lowest free address of `network`, from host .10 upwards."""
+    """The lowest free address of `network`, from host .10 upwards.
+
+    Addresses in use by any account count as taken.
+    """
+    # TODO: two local accounts sharing one network and resuming at the
+    # same moment (each under its own lock) could pick the same address;
+    # give local accounts distinct networks until a global lock exists.
     net = ipaddress.ip_network(network, strict=False)
     used = set(taken) | set(
         session.scalars(

@@ -105,6 +105,8 @@ def start(
     )
     session.add(row)
     session.flush()
+    # TODO: run folders are kept forever; a site with many runs needs a
+    # retention setting that prunes old folders but keeps their rows.
     run_dir = config.state_dir / "runs" / account / str(row.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     row.run_dir = str(run_dir)
