@@ -126,6 +126,7 @@ def _reconcile(obj: Obj, accounts: list[str]) -> None:
     echo_table(
         rows, ["account", "drift", "node", "instance", "detail", "action"]
     )
+    click.echo("")  # the node map follows, as it is after the fixes
 
 
 @click.command("misc.sendmail")

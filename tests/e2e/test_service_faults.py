@@ -1,9 +1,10 @@
-"""A boot that never registers, on the real Slurm (ResumeTimeout).
+"""The reconciler against the real Slurm: an instance gone behind its back.
 
-The node's boot outlasts Slurm's ResumeTimeout: slurmctld gives up, runs
-the ResumeFailProgram, and Skyway must end with the node DOWN with a
-reason, the instance destroyed, its journal closed, and nothing for the
-reconciler to find.
+A job runs on a cloud node; the node's instance is then destroyed by
+hand, outside Skyway, while Slurm still counts the node allocated.
+`skyway misc.nodes --update` must find it, set it DOWN in Slurm with the
+reason, and close its journal row. (A boot that outlasts ResumeTimeout
+is `test_burst.py::test_boot_past_resume_timeout_ends_through_resume_fail`.)
 """
 
 from __future__ import annotations
@@ -11,79 +12,76 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from skyway import config as configuration
+from skyway import locks
 from skyway.db import engine, models
-from skyway.reconcile import reconcile
 from skyway.slurm import netns, scontrol
-from skyway.slurm.lab import QUICK, Lab
+from skyway.slurm.lab import Lab
 from tests.e2e.conftest import ACCOUNT, node_state, wait_until
+from tests.test_reconcile import by_hand
 
-NODE = f"{ACCOUNT}-c1-003"
+NODE = f"{ACCOUNT}-c1-004"
 
 
-def _settled(lab: Lab) -> bool:
-    """No request of the account waits and the node's row is final."""
+def _row(lab: Lab) -> models.NodeMap | None:
     url = configuration.load(lab.root).database_url
     with engine.session_scope(url) as session:
-        table = models.NodeRequest
-        waiting = session.scalars(
-            select(table.id).where(
-                table.account == ACCOUNT,
-                table.state.in_(("pending", "running")),
-            )
-        ).first()
-        row = session.get(models.NodeMap, NODE)
-        return (
-            waiting is None
-            and row is not None
-            and row.state in ("failed", "idle")
-            and NODE not in netns.running()
-        )
+        return session.get(models.NodeMap, NODE)
 
 
-def test_a_boot_that_never_registers_ends_down_with_nothing_left(
+def _journal(lab: Lab) -> list[models.NodeJournal]:
+    url = configuration.load(lab.root).database_url
+    with engine.session_scope(url) as session:
+        table = models.NodeJournal
+        query = select(table).where(table.node == NODE).order_by(table.id)
+        return list(session.scalars(query))
+
+
+def _running(lab: Lab, job: str) -> bool:
+    out = lab.command("squeue", "-h", "-j", job, "-o", "%T", check=False)
+    return out.stdout.strip() == "RUNNING"
+
+
+def test_instance_gone_under_a_running_job_goes_down_with_a_reason(
     lab: Lab,
 ) -> None:
-    delay = lab.root / "state" / "local-boot-delay"
-    delay.write_text(str(QUICK["resume_timeout"] + 15))
-    job = ""
+    wait_until("the node to be powered down", lambda: "~" in node_state(NODE))
+    out = lab.command(
+        "sbatch",
+        "--parsable",
+        f"--account={ACCOUNT}",
+        f"--partition={ACCOUNT}",
+        f"--nodelist={NODE}",
+        "--wrap",
+        "sleep 600",
+    )
+    job = out.stdout.strip().split(";")[0]
     try:
-        out = lab.command(
-            "sbatch",
-            "--parsable",
-            f"--account={ACCOUNT}",
-            f"--partition={ACCOUNT}",
-            f"--nodelist={NODE}",
-            "--wrap",
-            "true",
-        )
-        job = out.stdout.strip().split(";")[0]
-        wait_until("Slurm to give up", lambda: "down" in node_state(NODE), 150)
-        wait_until("Skyway to clean up", lambda: _settled(lab), 180)
-    finally:
-        delay.unlink(missing_ok=True)
-
-    try:
+        wait_until("the job to run", lambda: _running(lab, job), 150)
         config = configuration.load(lab.root)
-        reason = scontrol.node_reasons().get(NODE, "")
-        with engine.session_scope(config.database_url) as session:
-            row = session.get(models.NodeMap, NODE)
-            table = models.NodeJournal
-            lifetimes = list(
-                session.scalars(select(table).where(table.node == NODE))
-            )
-        report = reconcile(config, ACCOUNT, grace=0)
+        with locks.account_lock(config, ACCOUNT):
+            by_hand(config, NODE, None)
+        slurm_before = node_state(NODE)
 
+        report = lab.skyway("misc.nodes", "--update", "-A", ACCOUNT)
+
+        row = _row(lab)
+        lifetimes = _journal(lab)
+        assert "~" not in slurm_before and "down" not in slurm_before
+        assert "views node_map, slurm, terraform, vendor" in report
+        line = next(x for x in report.splitlines() if NODE in x)
+        assert "gone" in line and "DOWN and journal closed" in line
         assert "down" in node_state(NODE)
-        assert reason
+        assert "reconciler" in scontrol.node_reasons().get(NODE, "")
         assert row is not None and row.state == "failed"
-        assert row.instance_id is None and row.reason
+        assert row.instance_id is None
         assert NODE not in netns.running()
-        assert all(j.ended_at is not None for j in lifetimes)
-        assert "slurm" in report.views
-        assert [d for d in report.drift if d.node == NODE] == []
+        assert lifetimes and lifetimes[-1].ended_at is not None
+        assert lifetimes[-1].end_reason.startswith("reconciler")
+        again = lab.skyway("misc.nodes", "--update", "-A", ACCOUNT)
+        drift = again.split("\n\n", 1)[0]  # the node map follows
+        assert NODE not in drift
     finally:
-        if job:
-            lab.command("scancel", job, check=False)
+        lab.command("scancel", job, check=False)
         lab.command(
             "scontrol",
             "update",
