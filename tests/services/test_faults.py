@@ -114,7 +114,7 @@ def test_instance_behind_our_back_is_reported_at_once_and_destroyed_after_grace(
 
     with locks.account_lock(config, ACCOUNT):
         by_hand(config, ROGUE, "10.199.77.200")
-    made_at = utcnow()
+        made_at = utcnow()  # the service cannot see it before the lock
     wait_for(
         lambda: f"unwanted: {ROGUE}" in service_log(cloud.root),
         "the service to report the rogue instance",
