@@ -453,11 +453,11 @@ def _destroy(
     if (
         views.terraform
         and item.node in views.terraform
-        and _ours(config, account, item.node)
+        and _ours(account, item.node)
     ):
         ids = _queue(config, account.name, item, "remove", adopt=True)
         report.queued += ids
-        item.action = f"removal queued (request {', '.join(map(str, ids))})"
+        item.action = _queued("removal queued:", ids)
         return
     from skyway import vendors
 
@@ -465,7 +465,7 @@ def _destroy(
     item.action = "terminated through the vendor's API"
 
 
-def _ours(config: Config, account: Account, node: str) -> bool:
+def _ours(account: Account, node: str) -> bool:
     """A node name the account's worker may act on."""
     from skyway import nodes
     from skyway.errors import InputError
@@ -492,7 +492,13 @@ def _end(
     ids = _queue(config, account, item, action, adopt=False)
     report.queued += ids
     done = "journal closed" if quiet else "DOWN and journal closed"
-    item.action = f"{done} by request {', '.join(map(str, ids)) or '-'}"
+    item.action = _queued(f"{done} by", ids)
+
+
+def _queued(what: str, ids: list[int]) -> str:
+    if not ids:
+        return "left to a request queued meanwhile"
+    return f"{what} request {', '.join(map(str, ids))}"
 
 
 def _queue(
