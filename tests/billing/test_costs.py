@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,11 +30,12 @@ from skyway import config
 from skyway.billing import costs
 from skyway.billing.costs import aws, azure, common, gcp
 from skyway.db import engine, models
-from tests.conftest import REPO, Cli
+from tests.conftest import Cli
 from tests.fakes.billing_azure import AzureCosts
 from tests.fakes.billing_gcp import GcpBilling
 from tests.fakes.billing_server import FakeApi, Running, make_certificate
 
+MOTO_SERVER = str(Path(sys.executable).parent / "moto_server")
 TODAY = dt.date.today()
 DAY1 = TODAY - dt.timedelta(days=3)
 DAY2 = TODAY - dt.timedelta(days=2)
@@ -57,7 +59,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     process = subprocess.Popen(
         [
-            str(REPO / ".venv/bin/moto_server"),
+            MOTO_SERVER,
             "-H",
             "127.0.0.1",
             "-p",
