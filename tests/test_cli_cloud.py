@@ -98,7 +98,7 @@ def test_a_stale_plan_is_refused_by_terraform(cli: Cli, root: Path) -> None:
 
     result = cli("cloud", ACCOUNT, "--apply", "--yes")
 
-    assert result.code == 2
+    assert result.code == 1
     assert "run 3 failed" in result.err
     assert "stale" in result.err.lower()
 

@@ -11,7 +11,7 @@ import click
 
 from skyway.cli.app import Obj, confirm, echo_table, pass_obj
 from skyway.config import Account
-from skyway.errors import InputError, NotFoundError
+from skyway.errors import InputError, NotFoundError, SkywayError
 
 INSTANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
 ACTIONS = ("test", "list_", "connect", "rm", "plan", "apply", "history", "show")
@@ -195,7 +195,7 @@ def remove(obj: Obj, account: Account, instance: str, yes: bool) -> int:
         progress(f"destroying {node} with a targeted run")
         result = nodes.work(obj.config, account.name)
         if node in result.failed:
-            raise InputError(f"{node}: {result.failed[node]}")
+            raise SkywayError(f"{node}: {result.failed[node]}")
         click.echo(f"✓ {node} ({instance}) destroyed; runs {result.runs}")
         return 0
     return _remove_unknown(obj, account, instance, yes)
@@ -268,7 +268,7 @@ def apply(obj: Obj, account: Account, which: str, yes: bool) -> int:
         inventory.refresh_instances(session, account.name, outputs)
         status, error = run.row.status, run.row.error
     if status != "applied":
-        raise InputError(f"run {run.id} failed: {error} (log: {run.dir})")
+        raise SkywayError(f"run {run.id} failed: {error} (log: {run.dir})")
     click.echo(f"✓ run {run.id} applied the plan of run {row.id}")
     return 0
 
