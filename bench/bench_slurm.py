@@ -238,7 +238,7 @@ def submit_to_running(
         running = time.time()
     ctld = (lab.harness.path("log", "slurmctld.log")).read_text()
     hooks = (lab.root / "state" / "log" / "hooks.log").read_text()
-    called = stamp(ctld, rf"power_save: pid \d+ waking nodes {node}")
+    called = stamp(ctld, rf"power_save: pid \d+ waking nodes .*{node}")
     up = stamp(hooks, rf"node {node} is up at")
     if called is None or up is None:
         raise SystemExit(f"bench_slurm: no resume/up lines for {node}")

@@ -1,14 +1,17 @@
 """Slurm's power-saving hooks: ResumeProgram, SuspendProgram, ResumeFail.
 
-A hook hands its hostlist to a detached child and returns to slurmctld
-at once, before any heavy import; the child validates the names, checks
-the budget, queues requests for the account workers and starts one
-when none runs. Every decision goes to `<state>/log/hooks.log`.
+A hook call writes its hostlist into the spool and returns to slurmctld
+at once, having imported nothing heavy. The first call that finds no
+drainer forks one: it loads the configuration, validates the names,
+checks the budget, queues requests for the account workers, and forks
+a worker for each account whose lock is free (the same code the
+`cloud-<account>` service runs). It lingers a moment, so a burst of
+calls is served by one drainer. Every decision goes to
+`<state>/log/hooks.log`.
 
-`SKYWAY_HOOK_FOREGROUND=1` keeps all of it in one process, for tests
-and debugging; the exit code is then 0 when every node was served and
-2 when some names were refused as hostile or unknown (the others are
-still served).
+`SKYWAY_HOOK_FOREGROUND=1` does all of it in one process, for tests and
+debugging; the exit code is then 2 when some names were refused as
+hostile or unknown (the others are still served), else 0.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from skyway.cli.app import entry, run
+from skyway.slurm import spool
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,28 +39,64 @@ LOG_NAME = "hooks.log"
 FOREGROUND_VAR = "SKYWAY_HOOK_FOREGROUND"
 RESUME_FILE_VAR = "SLURM_RESUME_FILE"
 RESUME_FAIL_REASON = "did not register within ResumeTimeout"
+LINGER = 2.0
 PROGRAMS = {
     "resume": "skyway-resume",
     "suspend": "skyway-suspend",
     "resume-fail": "skyway-resume-fail",
 }
-ROOT = click.option(
-    "--root", metavar="DIR", envvar="SKYWAY_ROOT", help="Skyway root."
-)
+ACTIONS = {"resume": "resume", "suspend": "suspend", "resume-fail": "fail"}
 
 
 def log_path(config: Config) -> Path:
     return config.state_dir / "log" / LOG_NAME
 
 
-def detach() -> bool:
-    """Fork a child that carries on; True in the parent, which returns.
-
-    slurmctld removes the resume file once its program exits, so read
-    it before calling this.
-    """
+def call(hook: str, hostlist: str, root: str | None) -> int:
+    """One hook call: spool it, make sure a drainer runs, return."""
+    item = {"hook": hook, "hostlist": hostlist, "at": time.time()}
+    if hook == "resume":
+        item["resume_file"] = _read_resume_file()
     if _foreground():
-        return False
+        config = _start(root)
+        refused = _logged(_handle, config, [item])[1]
+        return 2 if refused else 0
+    folder = _spool_dir(root)
+    spool.put(folder, item)
+    lock = spool.try_lock(folder)
+    if lock is None or _fork():
+        return 0
+    _drain(root, folder, lock)
+    return 0
+
+
+def _foreground() -> bool:
+    return os.environ.get(FOREGROUND_VAR, "") not in ("", "0")
+
+
+def _read_resume_file() -> str:
+    """slurmctld deletes the file once its program exits: read it now."""
+    path = os.environ.get(RESUME_FILE_VAR)
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _spool_dir(root: str | None) -> Path:
+    """From the wrapper's environment; else from the configuration."""
+    named = os.environ.get(spool.SPOOL_VAR)
+    if named:
+        return Path(named)
+    from skyway import config
+
+    return config.load(root).state_dir / "slurm" / "spool"
+
+
+def _fork() -> bool:
+    """Fork a detached child; True in the parent."""
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # slurmctld may run hooks with them closed
             stream.flush()
@@ -70,7 +109,7 @@ def detach() -> bool:
     return False
 
 
-def _start(root: str | None, hook: str, hostlist: str) -> Config:
+def _start(root: str | None) -> Config:
     """Load the configuration and send this process's logs to the file."""
     from skyway import config as config_module
 
@@ -85,102 +124,36 @@ def _start(root: str | None, hook: str, hostlist: str) -> Config:
     )
     logging.getLogger("skyway").addHandler(handler)
     logging.getLogger("skyway").setLevel(logging.INFO)
-    log.info("%s %s", hook, hostlist)
     return config
 
 
-def _group(config: Config, hostlist: str) -> tuple[dict[str, list[str]], int]:
-    """Nodes by account; log and count the refused names."""
-    from skyway.slurm import hostlists
-
-    grouping = hostlists.group_by_account(
-        hostlists.expand(hostlist), hostlists.account_limits(config)
-    )
-    for node, problem in grouping.refused.items():
-        log.error("refused node %r: %s", node, problem)
-    return grouping.by_account, len(grouping.refused)
-
-
-def _read_resume_file() -> str:
-    path = os.environ.get(RESUME_FILE_VAR)
-    if not path:
-        return ""
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
+def _drain(root: str | None, folder: Path, lock: IO[str] | None) -> None:
+    """Serve the spool while holding its lock; recheck after letting go."""
+    config = _start(root)
+    while lock is not None:
+        try:
+            _serve(config, folder, lock)
+        finally:
+            lock.close()
+        lock = spool.try_lock(folder) if spool.pending(folder) else None
 
 
-@click.command()
-@ROOT
-@click.argument("hostlist")
-def resume(root: str | None, hostlist: str) -> int:
-    """Bring up the cloud nodes in HOSTLIST (Slurm's ResumeProgram)."""
-    resume_text = _read_resume_file()
-    started = time.monotonic()
-    if detach():
-        return 0
-    config = _start(root, "resume", hostlist)
-    refused = _logged(_resume, config, hostlist, resume_text)
-    log.info("resume queued in %.3f s", time.monotonic() - started)
-    return 2 if refused else 0
+def _serve(config: Config, folder: Path, lock: IO[str]) -> None:
+    """Handle calls as they come until none came for LINGER seconds."""
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since < LINGER:
+        items = spool.take(folder)
+        if not items:
+            time.sleep(0.05)
+            continue
+        accounts, _ = _logged(_handle, config, items)
+        for account in sorted(accounts):
+            _start_worker(config, account, lock)
+        idle_since = time.monotonic()
 
 
-def _resume(config: Config, hostlist: str, resume_text: str) -> int:
-    from skyway import nodes
-    from skyway.slurm import resume_file, scontrol
-
-    by_account, refused = _group(config, hostlist)
-    jobs = resume_file.parse_text(resume_text)
-    users = scontrol.job_users(j for ids in jobs.values() for j in ids)
-    with _session(config) as session:
-        for account, names in sorted(by_account.items()):
-            admitted = _admit(session, config, account, names)
-            if not admitted:
-                continue
-            job_ids = _jobs_of(admitted, jobs)
-            who = sorted({users[j] for j in job_ids if j in users})
-            nodes.request(
-                session,
-                account,
-                admitted,
-                "resume",
-                jobs=",".join(map(str, job_ids)),
-                users=",".join(who),
-                trigger="hook:skyway-resume",
-            )
-            log.info("resume queued for %s: %s", account, admitted)
-    _wake(config, by_account)
-    return refused
-
-
-@click.command()
-@ROOT
-@click.argument("hostlist")
-def suspend(root: str | None, hostlist: str) -> int:
-    """Destroy the cloud nodes in HOSTLIST (Slurm's SuspendProgram)."""
-    if detach():
-        return 0
-    config = _start(root, "suspend", hostlist)
-    refused = _logged(_queue, config, hostlist, "suspend", "")
-    return 2 if refused else 0
-
-
-@click.command()
-@ROOT
-@click.argument("hostlist")
-def resume_fail(root: str | None, hostlist: str) -> int:
-    """Clean up nodes that failed to boot (Slurm's ResumeFailProgram)."""
-    if detach():
-        return 0
-    config = _start(root, "resume-fail", hostlist)
-    reason = f"{RESUME_FAIL_REASON} ({config.settings.slurm.resume_timeout} s)"
-    refused = _logged(_queue, config, hostlist, "fail", reason)
-    return 2 if refused else 0
-
-
-def _logged(step: Callable[..., int], config: Config, *args: str) -> int:
-    """Run a hook's step; a failure lands in the hooks log, then raises."""
+def _logged(step: Callable[..., Any], config: Config, *args: Any) -> Any:
+    """Run a step; a failure lands in the hooks log, then raises."""
     try:
         return step(config, *args)
     except Exception:
@@ -188,27 +161,101 @@ def _logged(step: Callable[..., int], config: Config, *args: str) -> int:
         raise
 
 
-def _queue(config: Config, hostlist: str, action: str, reason: str) -> int:
-    """Queue `action` for every served node and wake the workers."""
-    from skyway import nodes
-
-    by_account, refused = _group(config, hostlist)
-    trigger = "hook:" + PROGRAMS["resume-fail" if action == "fail" else action]
-    with _session(config) as session:
-        for account, names in sorted(by_account.items()):
-            nodes.request(
-                session, account, names, action, trigger=trigger, reason=reason
-            )
-            log.info("%s queued for %s: %s", action, account, names)
-    _wake(config, by_account)
-    return refused
-
-
-def _session(config: Config) -> AbstractContextManager[Session]:
-    """A session on the schema `skyway slurm --update-conf` created."""
+def _handle(
+    config: Config, items: list[dict[str, Any]]
+) -> tuple[set[str], int]:
+    """Queue every call's requests; the accounts touched and refusals."""
     from skyway.db import engine
 
-    return engine.session_scope(config.database_url)
+    accounts: set[str] = set()
+    refused = 0
+    with engine.session_scope(config.database_url) as session:
+        for item in items:
+            hook, hostlist = item["hook"], item["hostlist"]
+            log.info("%s %s", hook, hostlist)
+            by_account, bad = _group(config, hostlist)
+            refused += bad
+            if hook == "resume":
+                _resume(session, config, by_account, item["resume_file"])
+            else:
+                _queue(session, config, by_account, hook)
+            accounts |= set(by_account)
+    if _foreground():
+        _wake(config, accounts)
+    return accounts, refused
+
+
+def _group(config: Config, hostlist: str) -> tuple[dict[str, list[str]], int]:
+    """Nodes by account; log and count the refused names."""
+    from skyway.errors import InputError
+    from skyway.slurm import hostlists
+
+    try:
+        nodes = hostlists.expand(hostlist)
+    except InputError as exc:
+        log.error("refused hostlist: %s", exc)
+        return {}, 1
+    grouping = hostlists.group_by_account(
+        nodes, hostlists.account_limits(config)
+    )
+    for node, problem in grouping.refused.items():
+        log.error("refused node %r: %s", node, problem)
+    return grouping.by_account, len(grouping.refused)
+
+
+def _resume(
+    session: Session,
+    config: Config,
+    by_account: dict[str, list[str]],
+    resume_text: str,
+) -> None:
+    from skyway import nodes
+    from skyway.slurm import resume_file, scontrol
+
+    jobs = resume_file.parse_text(resume_text)
+    users = scontrol.job_users(j for ids in jobs.values() for j in ids)
+    for account, names in sorted(by_account.items()):
+        admitted = _admit(session, config, account, names)
+        if not admitted:
+            continue
+        job_ids = _jobs_of(admitted, jobs)
+        who = sorted({users[j] for j in job_ids if j in users})
+        nodes.request(
+            session,
+            account,
+            admitted,
+            "resume",
+            jobs=",".join(map(str, job_ids)),
+            users=",".join(who),
+            trigger="hook:skyway-resume",
+        )
+        log.info("resume queued for %s: %s", account, admitted)
+
+
+def _queue(
+    session: Session,
+    config: Config,
+    by_account: dict[str, list[str]],
+    hook: str,
+) -> None:
+    """Queue a suspend or a fail for every served node."""
+    from skyway import nodes
+
+    action = ACTIONS[hook]
+    reason = ""
+    if action == "fail":
+        timeout = config.settings.slurm.resume_timeout
+        reason = f"{RESUME_FAIL_REASON} ({timeout} s)"
+    for account, names in sorted(by_account.items()):
+        nodes.request(
+            session,
+            account,
+            names,
+            action,
+            trigger=f"hook:{PROGRAMS[hook]}",
+            reason=reason,
+        )
+        log.info("%s queued for %s: %s", action, account, names)
 
 
 def _admit(
@@ -229,35 +276,83 @@ def _jobs_of(nodes: Iterable[str], jobs: dict[str, list[int]]) -> list[int]:
     return sorted({job for node in nodes for job in jobs.get(node, [])})
 
 
-def _wake(config: Config, by_account: dict[str, list[str]]) -> None:
-    """Make sure a worker drains each account's queue.
+def _wake(config: Config, accounts: Iterable[str]) -> None:
+    """Start a separate worker for each account (foreground mode)."""
+    from skyway import nodes
 
-    The hook is already a detached process with the worker's modules
-    loaded, so for a single account it becomes the one-shot worker
-    itself when no other holds the lock, which spares a second Python
-    start on the path of every resume.
-    """
-    from skyway import locks, nodes
-
-    accounts = sorted(by_account)
-    if len(accounts) == 1 and not _foreground():
-        if locks.is_free(config, accounts[0]):
-            result = nodes.work(config, accounts[0])
-            log.info(
-                "worked %s: runs %s, up %s, down %s, failed %s",
-                accounts[0],
-                result.runs,
-                sorted(result.up),
-                result.down,
-                sorted(result.failed),
-            )
-        return
-    for account in accounts:
+    for account in sorted(accounts):
         nodes.ensure_worker(config, account)
 
 
-def _foreground() -> bool:
-    return os.environ.get(FOREGROUND_VAR, "") not in ("", "0")
+def _start_worker(config: Config, account: str, lock: IO[str]) -> None:
+    """Fork a one-shot worker unless one holds the account's lock.
+
+    The drainer has the worker's modules loaded already, so a fork
+    spares a Python start on the path of every resume. The grandchild
+    runs the worker; the child exits at once and is reaped here.
+    """
+    from skyway import locks, nodes
+    from skyway.db import engine
+
+    if not locks.is_free(config, account):
+        return
+    # No database connection may cross the fork: a child closing an
+    # inherited SQLite handle drops the locks that guard the WAL.
+    engine.get_engine(config.database_url).dispose()
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    lock.close()  # the spool's lock stays the drainer's alone
+    code = 0
+    try:
+        result = nodes.work(config, account)
+        log.info(
+            "worked %s: runs %s, up %s, down %s, failed %s",
+            account,
+            result.runs,
+            sorted(result.up),
+            sorted(result.down),
+            sorted(result.failed),
+        )
+    except BaseException:
+        log.exception("worker for %s failed", account)
+        code = 1
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+ROOT = click.option(
+    "--root", metavar="DIR", envvar="SKYWAY_ROOT", help="Skyway root."
+)
+
+
+@click.command()
+@ROOT
+@click.argument("hostlist")
+def resume(root: str | None, hostlist: str) -> int:
+    """Bring up the cloud nodes in HOSTLIST (Slurm's ResumeProgram)."""
+    return call("resume", hostlist, root)
+
+
+@click.command()
+@ROOT
+@click.argument("hostlist")
+def suspend(root: str | None, hostlist: str) -> int:
+    """Destroy the cloud nodes in HOSTLIST (Slurm's SuspendProgram)."""
+    return call("suspend", hostlist, root)
+
+
+@click.command()
+@ROOT
+@click.argument("hostlist")
+def resume_fail(root: str | None, hostlist: str) -> int:
+    """Clean up nodes that failed to boot (Slurm's ResumeFailProgram)."""
+    return call("resume-fail", hostlist, root)
 
 
 resume_main = entry(resume, PROGRAMS["resume"])
@@ -267,7 +362,16 @@ COMMANDS = {"resume": resume, "suspend": suspend, "resume-fail": resume_fail}
 
 
 def main(argv: list[str]) -> int:
-    """`python -m skyway.cli.hooks resume|suspend|resume-fail HOSTLIST`."""
+    """`python -m skyway.cli.hooks HOOK HOSTLIST`, as the wrappers run it.
+
+    The wrappers' path skips Click: it is on every call of every hook.
+    """
+    if len(argv) == 2 and argv[0] in COMMANDS and not argv[1].startswith("-"):
+        try:
+            return call(argv[0], argv[1], os.environ.get("SKYWAY_ROOT"))
+        except Exception as exc:
+            sys.stderr.write(f"{PROGRAMS[argv[0]]}: error: {exc}\n")
+            return 1
     if not argv or argv[0] not in COMMANDS:
         click.echo(f"usage: hooks {{{'|'.join(COMMANDS)}}} HOSTLIST", err=True)
         return 2

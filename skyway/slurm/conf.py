@@ -160,6 +160,11 @@ class Wrapper:
     text: str
 
 
+def spool_dir(config: Config) -> Path:
+    """Where hook calls wait for their drainer."""
+    return config.state_dir / "slurm" / "spool"
+
+
 def hook_wrappers(
     config: Config, python: Path, slurm_conf: str | None
 ) -> list[Wrapper]:
@@ -172,14 +177,20 @@ def hook_wrappers(
     return [
         Wrapper(
             folder / program,
-            render_wrapper(command, config.root, python, slurm_conf),
+            render_wrapper(
+                command, config.root, spool_dir(config), python, slurm_conf
+            ),
         )
         for program, command in HOOK_COMMANDS.items()
     ]
 
 
 def render_wrapper(
-    command: str, root: Path, python: Path, slurm_conf: str | None
+    command: str,
+    root: Path,
+    spool: Path,
+    python: Path,
+    slurm_conf: str | None,
 ) -> str:
     """One wrapper script: environment, then exec the hook."""
     search = f"{python.parent}:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -188,8 +199,9 @@ def render_wrapper(
         f"# Slurm's hook for Skyway at {root}; `skyway slurm --update-conf`",
         "# writes this file.",
         f"SKYWAY_ROOT={shlex.quote(str(root))}",
+        f"SKYWAY_HOOK_SPOOL={shlex.quote(str(spool))}",
         f"PATH={shlex.quote(search)}",
-        "export SKYWAY_ROOT PATH",
+        "export SKYWAY_ROOT SKYWAY_HOOK_SPOOL PATH",
     ]
     if slurm_conf:
         lines.append(f"SLURM_CONF={shlex.quote(slurm_conf)}; export SLURM_CONF")

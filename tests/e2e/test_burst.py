@@ -203,7 +203,7 @@ def test_boot_past_resume_timeout_ends_through_resume_fail(lab: Lab) -> None:
     node = f"{ACCOUNT}-c1-003"
     settings = configuration.load(lab.root).settings.slurm
     delay = lab.root / "state" / "local-boot-delay"
-    delay.write_text(str(settings.resume_timeout + 5))
+    delay.write_text(str(settings.resume_timeout + 25))
     try:
         job = _submit(lab, node)
         wait_until(

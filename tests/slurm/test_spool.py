@@ -1,0 +1,36 @@
+"""The hooks' spool: calls in arrival order, one drainer at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skyway.slurm import spool
+
+
+def test_calls_come_out_in_order_once(tmp_path: Path) -> None:
+    for index in range(5):
+        spool.put(tmp_path, {"hook": "resume", "hostlist": f"a-c1-00{index}"})
+
+    taken = spool.take(tmp_path)
+
+    assert [e["hostlist"] for e in taken] == [f"a-c1-00{i}" for i in range(5)]
+    assert spool.take(tmp_path) == []
+    assert spool.pending(tmp_path) == []
+
+
+def test_unreadable_call_is_dropped_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "00000000000000000001-1.json").write_text("{broken")
+    spool.put(tmp_path, {"hook": "suspend", "hostlist": "a-c1-001"})
+
+    assert spool.take(tmp_path) == [{"hook": "suspend", "hostlist": "a-c1-001"}]
+
+
+def test_one_drainer_at_a_time(tmp_path: Path) -> None:
+    first = spool.try_lock(tmp_path)
+
+    assert first is not None
+    assert spool.try_lock(tmp_path) is None
+    first.close()
+    second = spool.try_lock(tmp_path)
+    assert second is not None
+    second.close()
