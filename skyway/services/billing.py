@@ -14,15 +14,24 @@ from skyway.errors import SkywayError
 from skyway.services.registry import Context, Task
 
 log = logging.getLogger(__name__)
+CATALOG_EVERY = 60.0  # nodes up and balances stay fresh for login nodes
 
 
 def tasks(context: Context) -> list[Task]:
-    """Pull costs, then enforce budgets (and mail), then publish."""
+    """Pull costs, then enforce budgets (and mail), then publish.
+
+    The catalog goes out at least every minute, whatever the interval:
+    it is what `sinfo-node-types` shows as the nodes up.
+    """
     every = context.interval
     return [
         Task("costs", lambda: pull_costs(context), every),
         Task("enforce", lambda: enforce(context), every),
-        Task("catalog", lambda: publish_catalog(context), every),
+        Task(
+            "catalog",
+            lambda: publish_catalog(context),
+            min(every, CATALOG_EVERY),
+        ),
     ]
 
 
