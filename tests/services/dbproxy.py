@@ -2,7 +2,9 @@
 
 Services under test talk to MariaDB or PostgreSQL through it; `block()`
 resets every open connection and turns new ones away, as a database
-restart or a network cut does, until `unblock()`.
+restart does, until `unblock()`. `stall()` holds every byte in both
+directions without closing anything, as a network partition does,
+until `resume()`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ class Proxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.blocked = threading.Event()
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.accepted = 0
         self.turned_away = 0
         self._open: set[socket.socket] = set()
@@ -38,6 +42,7 @@ class Proxy:
                 self.turned_away += 1
                 _reset(client)
                 continue
+            self.flowing.wait()
             try:
                 server = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -55,6 +60,7 @@ class Proxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self.flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -73,8 +79,16 @@ class Proxy:
     def unblock(self) -> None:
         self.blocked.clear()
 
+    def stall(self) -> None:
+        """Hold every byte from now on; close nothing."""
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
     def close(self) -> None:
         self._closed = True
+        self.resume()
         self.block()
         self.listener.close()
 

@@ -87,6 +87,39 @@ def test_service_carries_on_after_a_database_outage(
 
 
 @pytest.mark.parametrize("outage", OUTAGES[:1])
+def test_service_carries_on_after_a_network_stall(
+    service_root: Path,
+    cli: Cli,
+    proxied_url: tuple[str, Proxy],
+    monkeypatch: pytest.MonkeyPatch,
+    outage: float,
+) -> None:
+    """Nothing refused, nothing reset: every byte held, then let go."""
+    url, proxy = proxied_url
+    monkeypatch.setenv("SKYWAY_DB_URL", url)
+    assert cli("service", "--regist", "ticker").code == 0
+    assert cli("service", "--start", "ticker").code == 0
+    pid = pid_of(service_root)
+    wait_for(lambda: len(ticks(service_root)) >= 2, "ticks before")
+
+    proxy.stall()
+    time.sleep(0.5)  # a tick already past its query may still land
+    held_at = len(ticks(service_root))
+    time.sleep(outage)
+    during = len(ticks(service_root)) - held_at
+    proxy.resume()
+    wait_for(lambda: len(ticks(service_root)) >= held_at + 3, "ticks after")
+    row = status_of(cli, "ticker")
+    stopped = cli("service", "--stop", "ticker")
+
+    assert during == 0
+    assert pid_of(service_root) is None and stopped.code == 0
+    assert row["pid"] == str(pid)
+    assert row["state"] in ("running", "sleeping")
+    assert {line.split()[0] for line in ticks(service_root)} == {str(pid)}
+
+
+@pytest.mark.parametrize("outage", OUTAGES[:1])
 def test_cloud_service_serves_requests_after_an_outage(
     service_root: Path,
     cli: Cli,
