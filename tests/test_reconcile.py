@@ -489,3 +489,23 @@ def test_aws_node_whose_instance_vanished_is_failed(
             "fail",
             "reconcile:skyway",
         )
+
+
+def test_an_unreadable_state_is_a_missing_view_and_nothing_is_touched(
+    config: Config,
+) -> None:
+    resume(config, C1)
+    by_hand(config, ROGUE, "10.199.77.200")
+    state = config.state_dir / "workspaces" / ACCOUNT / "terraform.tfstate"
+    good = state.read_text()
+    state.write_text("{ not json")
+    try:
+        report = reconcile(config, ACCOUNT, grace=0, slurm=False)
+    finally:
+        state.write_text(good)
+
+    assert report.views == ["node_map"]
+    assert report.drift == [] and report.queued == []
+    assert records(config) == {C1, ROGUE}
+    after = reconcile(config, ACCOUNT, grace=0, slurm=False)
+    assert [(d.kind, d.node) for d in after.drift] == [(UNWANTED, ROGUE)]
