@@ -22,14 +22,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-import click
-
-from skyway.cli.app import entry, run
 from skyway.slurm import spool
 
 if TYPE_CHECKING:
+    import click
     from sqlalchemy.orm import Session
 
     from skyway.config import Config
@@ -326,56 +324,61 @@ def _start_worker(config: Config, account: str, lock: IO[str]) -> None:
         os._exit(code)
 
 
-ROOT = click.option(
-    "--root", metavar="DIR", envvar="SKYWAY_ROOT", help="Skyway root."
-)
+def _command(hook: str) -> click.Command:
+    """The Click command of a hook, for --help and --root."""
+    import click
+
+    @click.command(name=PROGRAMS[hook], help=HELP[hook])
+    @click.option(
+        "--root", metavar="DIR", envvar="SKYWAY_ROOT", help="Skyway root."
+    )
+    @click.argument("hostlist")
+    def command(root: str | None, hostlist: str) -> int:
+        return call(hook, hostlist, root)
+
+    return command
 
 
-@click.command()
-@ROOT
-@click.argument("hostlist")
-def resume(root: str | None, hostlist: str) -> int:
-    """Bring up the cloud nodes in HOSTLIST (Slurm's ResumeProgram)."""
-    return call("resume", hostlist, root)
-
-
-@click.command()
-@ROOT
-@click.argument("hostlist")
-def suspend(root: str | None, hostlist: str) -> int:
-    """Destroy the cloud nodes in HOSTLIST (Slurm's SuspendProgram)."""
-    return call("suspend", hostlist, root)
-
-
-@click.command()
-@ROOT
-@click.argument("hostlist")
-def resume_fail(root: str | None, hostlist: str) -> int:
-    """Clean up nodes that failed to boot (Slurm's ResumeFailProgram)."""
-    return call("resume-fail", hostlist, root)
-
-
-resume_main = entry(resume, PROGRAMS["resume"])
-suspend_main = entry(suspend, PROGRAMS["suspend"])
-resume_fail_main = entry(resume_fail, PROGRAMS["resume-fail"])
-COMMANDS = {"resume": resume, "suspend": suspend, "resume-fail": resume_fail}
+HELP = {
+    "resume": "Bring up the cloud nodes in HOSTLIST (Slurm's ResumeProgram).",
+    "suspend": "Destroy the cloud nodes in HOSTLIST (Slurm's SuspendProgram).",
+    "resume-fail": (
+        "Clean up nodes that failed to boot (Slurm's ResumeFailProgram)."
+    ),
+}
 
 
 def main(argv: list[str]) -> int:
     """`python -m skyway.cli.hooks HOOK HOSTLIST`, as the wrappers run it.
 
-    The wrappers' path skips Click: it is on every call of every hook.
+    A plain call skips Click, which would double the time slurmctld
+    waits; options such as --help and --root go through it.
     """
-    if len(argv) == 2 and argv[0] in COMMANDS and not argv[1].startswith("-"):
-        try:
-            return call(argv[0], argv[1], os.environ.get("SKYWAY_ROOT"))
-        except Exception as exc:
-            sys.stderr.write(f"{PROGRAMS[argv[0]]}: error: {exc}\n")
-            return 1
-    if not argv or argv[0] not in COMMANDS:
-        click.echo(f"usage: hooks {{{'|'.join(COMMANDS)}}} HOSTLIST", err=True)
+    if not argv or argv[0] not in PROGRAMS:
+        sys.stderr.write(f"usage: hooks {{{'|'.join(PROGRAMS)}}} HOSTLIST\n")
         return 2
-    return run(COMMANDS[argv[0]], PROGRAMS[argv[0]], argv[1:])
+    hook, rest = argv[0], argv[1:]
+    if len(rest) == 1 and not rest[0].startswith("-"):
+        try:
+            return call(hook, rest[0], os.environ.get("SKYWAY_ROOT"))
+        except Exception as exc:
+            sys.stderr.write(f"{PROGRAMS[hook]}: error: {exc}\n")
+            return 1
+    from skyway.cli.app import run
+
+    return run(_command(hook), PROGRAMS[hook], rest)
+
+
+def resume_main() -> NoReturn:
+    sys.exit(main(["resume", *sys.argv[1:]]))
+
+
+def suspend_main() -> NoReturn:
+    sys.exit(main(["suspend", *sys.argv[1:]]))
+
+
+def resume_fail_main() -> NoReturn:
+    sys.exit(main(["resume-fail", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,15 @@ def job_state(lab: Lab, job: str) -> str:
     return out.stdout.strip().split("\n")[0].split(" ")[0]
 
 
+def reset_node(lab: Lab, node: str) -> None:
+    """Put a DOWN or failed node back to powered-down idle (`idle~`)."""
+    lab.command("scontrol", "update", f"nodename={node}", "state=resume")
+    lab.command(
+        "scontrol", "update", f"nodename={node}", "state=power_down_force"
+    )
+    wait_until(f"{node} back to idle~", lambda: node_state(node) == "idle~")
+
+
 def hooks_log(lab: Lab) -> str:
     path = lab.root / "state" / "log" / "hooks.log"
     return path.read_text() if path.exists() else ""

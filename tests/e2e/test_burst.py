@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     hooks_log,
     job_state,
     node_state,
+    reset_node,
     wait_until,
 )
 
@@ -60,6 +61,16 @@ def _node_row(lab: Lab, node: str) -> models.NodeMap | None:
 def _db_state(lab: Lab, node: str) -> str:
     row = _node_row(lab, node)
     return row.state if row is not None else ""
+
+
+def _requested(lab: Lab, node: str, action: str) -> bool:
+    """Whether a hook queued `action` for `node`."""
+    with _session(lab) as session:
+        table = models.NodeRequest
+        query = select(table.id).where(
+            table.node == node, table.action == action
+        )
+        return session.scalars(query).first() is not None
 
 
 def _runs(lab: Lab) -> list[models.TerraformRun]:
@@ -191,7 +202,7 @@ def test_failed_boot_leaves_the_node_down_and_the_job_pending(
         lab.command("scancel", job)
     finally:
         flag.unlink()
-        lab.command("scontrol", "update", f"nodename={node}", "state=resume")
+        reset_node(lab, node)
 
 
 def _pending(lab: Lab, job: str) -> bool:
@@ -208,7 +219,7 @@ def test_boot_past_resume_timeout_ends_through_resume_fail(lab: Lab) -> None:
         job = _submit(lab, node)
         wait_until(
             "ResumeFailProgram",
-            lambda: f"resume-fail {node}" in hooks_log(lab),
+            lambda: _requested(lab, node, "fail"),
             settings.resume_timeout + 60,
         )
     finally:
@@ -226,7 +237,7 @@ def test_boot_past_resume_timeout_ends_through_resume_fail(lab: Lab) -> None:
     assert rows[-1].end_reason.startswith("did not register")
     assert _pending(lab, job)
     lab.command("scancel", job)
-    lab.command("scontrol", "update", f"nodename={node}", "state=resume")
+    reset_node(lab, node)
 
 
 def test_rate_cap_sets_the_node_down_with_the_cap(lab: Lab) -> None:
@@ -239,7 +250,7 @@ def test_rate_cap_sets_the_node_down_with_the_cap(lab: Lab) -> None:
         lab.command("scancel", job)
     finally:
         _set_rate(lab, "10")
-        lab.command("scontrol", "update", f"nodename={node}", "state=resume")
+        reset_node(lab, node)
 
 
 def _set_rate(lab: Lab, rate: str) -> None:
