@@ -64,8 +64,13 @@ def call(hook: str, hostlist: str, root: str | None) -> int:
     lock = spool.try_lock(folder)
     if lock is None or _fork():
         return 0
-    _drain(root, folder, lock)
-    return 0
+    code = 1
+    try:
+        _drain(root, folder, lock)
+        code = 0
+    finally:  # the drainer never returns into its caller's stack
+        logging.shutdown()
+        os._exit(code)
 
 
 def _foreground() -> bool:

@@ -1,0 +1,92 @@
+"""The hooks without Slurm: validation, the request queue, the spool."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from skyway import config
+from skyway.cli import hooks
+from skyway.db import engine, models
+from skyway.db.sync import sync_accounts
+
+
+@pytest.fixture
+def site(root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A root with its database; the hooks find it through SKYWAY_ROOT."""
+    cfg = config.load(root)
+    engine.migrate(cfg.database_url)
+    with engine.session_scope(cfg.database_url) as session:
+        sync_accounts(session, cfg)
+    monkeypatch.setenv("SKYWAY_ROOT", str(root))
+    monkeypatch.delenv("SLURM_RESUME_FILE", raising=False)
+    return cfg.database_url
+
+
+def _requests(url: str) -> list[tuple[str, str, str]]:
+    with engine.session_scope(url) as session:
+        rows = session.scalars(select(models.NodeRequest)).all()
+        return [(r.node, r.action, r.trigger) for r in rows]
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert hooks.main([]) == 2
+    assert hooks.main(["reboot", "a-c1-001"]) == 2
+    assert "usage: hooks" in capsys.readouterr().err
+
+
+def test_hostile_names_refused_rest_queued(
+    site: str, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(hooks.FOREGROUND_VAR, "1")
+    hostlist = "demo-local-c1-001,../x,a;b,demo-local-c9-001,rcc-gcp-c8-002"
+
+    code = hooks.main(["suspend", hostlist])
+
+    assert code == 2
+    assert sorted(_requests(site)) == [
+        ("demo-local-c1-001", "suspend", "hook:skyway-suspend"),
+        ("rcc-gcp-c8-002", "suspend", "hook:skyway-suspend"),
+    ]
+    text = (root / "state" / "log" / "hooks.log").read_text()
+    assert "refused node '../x': invalid node name" in text
+    assert "refused node 'a;b': invalid node name" in text
+    assert "account demo-local has no node type 'c9'" in text
+
+
+def test_resume_fail_queues_fail_with_the_timeout(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(hooks.FOREGROUND_VAR, "1")
+
+    assert hooks.main(["resume-fail", "rcc-aws-c1-[001-002]"]) == 0
+
+    with engine.session_scope(site) as session:
+        rows = session.scalars(select(models.NodeRequest)).all()
+        assert [(r.node, r.action) for r in rows] == [
+            ("rcc-aws-c1-001", "fail"),
+            ("rcc-aws-c1-002", "fail"),
+        ]
+        assert rows[0].reason == (
+            "did not register within ResumeTimeout (600 s)"
+        )
+
+
+def test_spooled_call_returns_and_a_drainer_queues_it(
+    site: str, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(hooks.FOREGROUND_VAR, raising=False)
+
+    assert hooks.main(["suspend", "rcc-azure-c8-001"]) == 0
+
+    deadline = time.monotonic() + 60
+    while not _requests(site) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _requests(site) == [
+        ("rcc-azure-c8-001", "suspend", "hook:skyway-suspend")
+    ]
+    spool = root / "state" / "slurm" / "spool"
+    assert list(spool.glob("*.json")) == []
