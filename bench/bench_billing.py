@@ -8,7 +8,9 @@ at the end), in one run:
   raw DBAPI cursor;
 - for scale, the plain aggregate over the raw journal (per type, per
   user, top jobs) that a summary without rollups would need.
-Goals: the summary within 1 s, and within 1.5x the bare SQL it needs.
+Goals: the summary within 1 s (median), and within 1.5x the bare SQL it
+needs (median of the ratios of runs made side by side, in alternating
+order).
 The rollup of the million rows (once, as the billing service does it
 while nodes come and go) is timed too.
 """
