@@ -405,7 +405,12 @@ class Batch:
         wanted: dict[str, dict[str, str] | None] = {}
         for node, req in sorted(self.final.items()):
             row = session.get(models.NodeMap, node)
-            running = row is not None and row.state in UP_STATES
+            # "resuming" with no instance is a boot whose worker died
+            # before Terraform created it: it must run again.
+            running = row is not None and (
+                row.state == "up"
+                or (row.state == "resuming" and bool(row.instance_id))
+            )
             if req.action != "resume":
                 if running or (row is not None and row.instance_id):
                     wanted[node] = None

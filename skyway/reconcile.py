@@ -224,7 +224,10 @@ def _vendor_view(config: Config, account: Account) -> list[Seen] | None:
         _warn_once(key, f"{account.name}: no vendor view: {exc}")
         return None
     _WARNED.discard(key)
-    return [Seen(item.node, item.id) for item in listed]
+    # A local node Terraform holds but the host does not run is gone.
+    return [
+        Seen(item.node, item.id) for item in listed if item.state != "missing"
+    ]
 
 
 def _slurm_view(config: Config, account: Account) -> dict[str, str] | None:
@@ -302,6 +305,8 @@ def _gone(views: Views) -> list[Drift]:
     if views.terraform is None and views.vendor is None:
         return []
     instances = views.instances()
+    if views.vendor is not None:  # what runs, not what Terraform believes
+        instances = {s.node or s.instance: s for s in views.vendor}
     slurm = views.slurm or {}
     found = []
     for node in sorted(set(views.desired) | set(slurm)):
@@ -343,7 +348,7 @@ def _contradictions(views: Views) -> list[Drift]:
     terraform = views.terraform or {}
     vendor = {s.node or s.instance: s for s in views.vendor or []}
     if views.terraform is not None and views.vendor is not None:
-        for node in sorted(set(terraform) - set(vendor)):
+        for node in sorted(set(terraform) - set(vendor) - views.desired):
             found.append(
                 Drift(
                     STATE_ONLY,

@@ -3,9 +3,11 @@
     python -m skyway.vendors.local_node up|down --root ROOT NAME ADDRESS
 
 In `record` mode a node is a record file under the state folder; in
-`netns` mode it is a network namespace running slurmd, started by
-`skyway.slurm.netns`. `up` fails on purpose while a file
-`state/fail-boot/NAME` exists, so a failed boot can be tried for real.
+`netns` mode it is also a network namespace running slurmd, started by
+`skyway.slurm.netns`. The records are the vendor's own instance list:
+a node whose provisioner outlived its worker is still seen there.
+`up` fails on purpose while a file `state/fail-boot/NAME` exists, so
+a failed boot can be tried for real.
 Each start and end is appended to `state/local-nodes/events.log`.
 """
 
@@ -19,9 +21,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skyway import names
 from skyway.errors import InputError
+
+if TYPE_CHECKING:
+    from skyway.config import Config
 
 log = logging.getLogger(__name__)
 FAIL_BOOT = "fail-boot"
@@ -69,6 +75,31 @@ def record_down(state_dir: Path, name: str) -> None:
     (state_dir / "local-nodes" / f"{name}.json").unlink(missing_ok=True)
 
 
+def records(state_dir: Path) -> dict[str, dict[str, object]]:
+    """Every node record on this host, by node name."""
+    found: dict[str, dict[str, object]] = {}
+    for path in sorted((state_dir / "local-nodes").glob("*.json")):
+        try:
+            found[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            found[path.stem] = {"name": path.stem}
+    return found
+
+
+def stop(config: Config, account: str, name: str) -> None:
+    """Stop a node whose Terraform resource is gone (an orphan)."""
+    if settings_mode(config, account) == "netns":
+        from skyway.slurm import netns as slurm_netns
+
+        slurm_netns.stop_node(config, account, name)
+    record_down(config.state_dir, name)
+
+
+def settings_mode(config: Config, account: str) -> str:
+    local = config.accounts[account].local
+    return local.mode if local is not None else "record"
+
+
 def netns(args: argparse.Namespace) -> None:
     from skyway import config as configuration
     from skyway.slurm import netns as slurm_netns
@@ -107,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             check_boot(state_dir, args.name)
         if args.mode == "netns":
             netns(args)
-        elif args.action == "up":
+        if args.action == "up":
             record_up(state_dir, args.name, args.address)
         else:
             record_down(state_dir, args.name)
