@@ -21,6 +21,7 @@ from skyway.errors import DatabaseError
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ENGINES: dict[str, Engine] = {}
+CONNECT_TIMEOUT = 10
 
 
 def redact(url: str) -> str:
@@ -49,7 +50,10 @@ def _create(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         options = {"connect_args": {"timeout": 30}}
     else:
+        # A server that does not answer must fail a connect in seconds,
+        # not after TCP's own timeouts, so services retry and carry on.
         options["pool_recycle"] = 3600
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     try:
         engine = create_engine(url, **options)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
