@@ -98,6 +98,7 @@ def _sbatch(lab: Lab) -> Any:
         "-p",
         ACCOUNT,
         "--hold",
+        f"--output={lab.folder}/job-%j.out",
         "--wrap",
         "true",
         check=False,

@@ -51,6 +51,7 @@ def test_instance_gone_under_a_running_job_goes_down_with_a_reason(
         f"--account={ACCOUNT}",
         f"--partition={ACCOUNT}",
         f"--nodelist={NODE}",
+        f"--output={lab.folder}/job-%j.out",
         "--wrap",
         "sleep 600",
     )
