@@ -28,7 +28,7 @@ COMPUTE_API = "2024-07-01"
 TOKEN_LIFE = 3000
 
 
-def _ids(account: Account) -> AzureIds:
+def azure_ids(account: Account) -> AzureIds:
     ids = account.ids
     if not isinstance(ids, AzureIds):
         raise ConfigError(account.name, "azure", "not an Azure account")
@@ -53,7 +53,7 @@ class TokenCredential:
 
 
 def credential(account: Account) -> Any:
-    ref = _ids(account).credentials
+    ref = azure_ids(account).credentials
     if ref is not None and ref.env:
         token = os.environ.get(ref.env)
         if not token:
@@ -118,7 +118,7 @@ class AzureVendor(Vendor):
         return {**super().template_context(config, account), "public_key": key}
 
     def check_credentials(self, config: Config, account: Account) -> str:
-        ids = _ids(account)
+        ids = azure_ids(account)
         path = f"/subscriptions/{ids.subscription}"
         body = call(account, "GET", path, SUBSCRIPTION_API)
         return (
@@ -144,7 +144,7 @@ class AzureVendor(Vendor):
         raise NotFoundError(f"no instance {instance_id!r} in {account.name}")
 
     def _machines(self, account: Account) -> str:
-        ids = _ids(account)
+        ids = azure_ids(account)
         return (
             f"/subscriptions/{ids.subscription}/resourceGroups/"
             f"{ids.resource_group}/providers/Microsoft.Compute/virtualMachines"

@@ -28,8 +28,9 @@ from sqlalchemy import select
 
 from skyway import config
 from skyway.billing import costs
-from skyway.billing.costs import aws, azure, common, gcp
+from skyway.billing.costs import aws, common, gcp
 from skyway.db import engine, models
+from skyway.vendors import azure as azure_vendor
 from tests.conftest import Cli
 from tests.fakes.billing_azure import AzureCosts
 from tests.fakes.billing_gcp import GcpBilling
@@ -181,7 +182,7 @@ def azure_fake(
     path.write_text(yaml.safe_dump(data))
     monkeypatch.setenv("RCC_AZURE_TOKEN", "token-from-env")
     with Running(FakeApi(), *tls) as api:
-        monkeypatch.setenv(azure.ARM_VAR, api.url)
+        monkeypatch.setenv(azure_vendor.ARM_VAR, api.url)
         yield AzureCosts(api)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -18,79 +17,25 @@ from skyway.billing.costs.common import (
     ACCOUNT_TAG,
     DayCost,
     Sleep,
-    endpoint,
-    install_hint,
     retry,
-    secret,
 )
-from skyway.config import Account, AzureIds
-from skyway.errors import ConfigError
+from skyway.config import Account
 
 log = logging.getLogger(__name__)
-ARM_VAR = "SKYWAY_AZURE_ARM_ENDPOINT"
-TOKEN_LIFE = 3000
 COST_COLUMNS = ("PreTaxCost", "Cost", "CostUSD")
 
 
-class TokenCredential:
-    """A bearer token read from the account's credentials reference."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken(self._token, int(time.time()) + TOKEN_LIFE)
-
-    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
-        from azure.core.credentials import AccessTokenInfo
-
-        return AccessTokenInfo(self._token, int(time.time()) + TOKEN_LIFE)
-
-
-def _ids(account: Account) -> AzureIds:
-    if not isinstance(account.ids, AzureIds):
-        raise ConfigError(account.name, "azure", "not an Azure account")
-    return account.ids
-
-
-def _credential(account: Account) -> Any:
-    ids = _ids(account)
-    if ids.credentials and (ids.credentials.env or ids.credentials.file):
-        where = f"accounts/{account.name}.yaml"
-        return TokenCredential(secret(ids.credentials, where))
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise ConfigError(
-            f"accounts/{account.name}.yaml",
-            "azure.credentials",
-            "expected env or file holding a token, or azure-identity "
-            f"installed ({install_hint('azure')} azure-identity)",
-        ) from None
-    return DefaultAzureCredential()
-
-
 def client(account: Account) -> Any:
-    """A Cost Management client; its own retries are off, ours apply."""
-    try:
-        from azure.mgmt.costmanagement import CostManagementClient
-    except ImportError:
-        raise ConfigError(
-            "azure",
-            "azure-mgmt-costmanagement",
-            f"not installed; {install_hint('azure')}",
-        ) from None
-    options: dict[str, Any] = {"retry_total": 0}
-    override = endpoint(ARM_VAR)
-    if override:
-        options["base_url"] = override
-    return CostManagementClient(_credential(account), **options)
+    """A Cost Management client: the Azure vendor's, retries ours."""
+    from skyway.vendors import azure
+
+    return azure.client(account)
 
 
 def scope(account: Account) -> str:
-    ids = _ids(account)
+    from skyway.vendors.azure import azure_ids
+
+    ids = azure_ids(account)
     return (
         f"subscriptions/{ids.subscription}/resourceGroups/{ids.resource_group}"
     )
