@@ -15,15 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from skyway.config import SecretRef
 from skyway.db import models
-from skyway.errors import ConfigError, SkywayError
+from skyway.errors import SkywayError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -159,18 +157,6 @@ def window(
 def endpoint(variable: str) -> str | None:
     """An API endpoint override from the environment, if any."""
     return os.environ.get(variable) or None
-
-
-def secret(ref: SecretRef, where: str) -> str:
-    """The text a secret reference points to (env or file)."""
-    if ref.env:
-        value = os.environ.get(ref.env)
-        if value is None:
-            raise ConfigError(where, "credentials.env", f"{ref.env} is not set")
-        return value.strip()
-    if ref.file:
-        return Path(ref.file).expanduser().read_text().strip()
-    raise ConfigError(where, "credentials", "expected env or file")
 
 
 def install_hint(extra: str) -> str:
