@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from tests.conftest import Cli
-
-
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[object] = []
-
-    def handle_message(self, message: object) -> None:
-        self.messages.append(message)
+from tests.smtp import Inbox, smtp_server
 
 
 @pytest.fixture
 def smtp(root: Path) -> Iterator[Inbox]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    path = root / "etc/skyway.yaml"
-    settings = yaml.safe_load(path.read_text())
-    settings["mail"]["smtp_port"] = port
-    path.write_text(yaml.safe_dump(settings))
-    yield inbox
-    controller.stop()
+    with smtp_server(root) as inbox:
+        yield inbox
 
 
 def test_sendmail_reaches_the_server(cli: Cli, smtp: Inbox) -> None:

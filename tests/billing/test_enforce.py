@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from sqlalchemy import select
 
 from skyway import config
@@ -20,6 +17,7 @@ from skyway.billing import budget, enforce, estimate
 from skyway.config import Config
 from skyway.db import engine, models
 from tests.billing.conftest import at, live
+from tests.smtp import Inbox, smtp_server
 
 ACCOUNT = "demo-local"
 NODES = [f"{ACCOUNT}-c1-00{i}" for i in range(1, 5)] + [
@@ -27,37 +25,15 @@ NODES = [f"{ACCOUNT}-c1-00{i}" for i in range(1, 5)] + [
 ]
 
 
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[Any] = []
-
-    def handle_message(self, message: Any) -> None:
-        self.messages.append(message)
-
-    def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for m in self.messages]
-
-
 @pytest.fixture
 def smtp(root: Path) -> Iterator[Inbox]:
     """A local SMTP server; skyway.yaml and the PI's address point at it."""
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    path = root / "etc/skyway.yaml"
-    settings = yaml.safe_load(path.read_text())
-    settings["mail"]["smtp_port"] = port
-    path.write_text(yaml.safe_dump(settings))
     account = root / f"etc/accounts/{ACCOUNT}.yaml"
     data = yaml.safe_load(account.read_text())
     data["admins"] = ["pi@example.edu"]
     account.write_text(yaml.safe_dump(data))
-    yield inbox
-    controller.stop()
+    with smtp_server(root) as inbox:
+        yield inbox
 
 
 def body(message: Any) -> str:

@@ -7,15 +7,11 @@ enforcement, sacctmgr, sbatch and the SMTP server are real.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import yaml
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from sqlalchemy import delete
 
 from skyway import config as configuration
@@ -23,38 +19,16 @@ from skyway.db import engine, models
 from skyway.slurm import accounting
 from skyway.slurm.lab import Lab
 from tests.e2e.conftest import ACCOUNT
+from tests.smtp import Inbox, smtp_server
 
 SPENDER = f"{ACCOUNT}-c2-009"
-
-
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__()
-        self.subjects: list[str] = []
-
-    def handle_message(self, message: Any) -> None:
-        self.subjects.append(str(message["Subject"]))
 
 
 @pytest.fixture
 def inbox(lab: Lab) -> Iterator[Inbox]:
     """An SMTP server the lab's skyway.yaml points at, for this test."""
-    received = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(received, hostname="127.0.0.1", port=port)
-    controller.start()
-    path = lab.root / "etc" / "skyway.yaml"
-    before = path.read_text()
-    settings = yaml.safe_load(before)
-    settings.setdefault("mail", {})["smtp_port"] = port
-    path.write_text(yaml.safe_dump(settings))
-    try:
+    with smtp_server(lab.root) as received:
         yield received
-    finally:
-        path.write_text(before)
-        controller.stop()
 
 
 @pytest.fixture
@@ -127,7 +101,7 @@ def test_spent_budget_stops_jobs_until_it_is_raised(
     assert "status exceeded -> normal" in raised
     assert released
     assert accepted.returncode == 0, accepted.stderr
-    assert inbox.subjects == [
+    assert inbox.subjects() == [
         f"[skyway] {ACCOUNT}: budget exceeded, no new jobs accepted",
         f"[skyway] {ACCOUNT}: budget back to normal, jobs accepted",
     ]

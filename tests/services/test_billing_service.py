@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from skyway import config as configuration
 from skyway.db import engine, models
@@ -25,33 +22,15 @@ from skyway.db.models import utcnow
 from tests.conftest import Cli
 from tests.services.conftest import wait_for
 from tests.services.test_supervise import status_of
+from tests.smtp import Inbox, smtp_server
 from tests.test_reconcile import load
-
-
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[object] = []
-
-    def handle_message(self, message: object) -> None:
-        self.messages.append(message)
 
 
 @pytest.fixture
 def inbox(service_root: Path) -> Iterator[Inbox]:
     """A real SMTP server on loopback, named in the root's skyway.yaml."""
-    box = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    path = service_root / "etc" / "skyway.yaml"
-    settings = yaml.safe_load(path.read_text())
-    settings["mail"]["smtp_port"] = port
-    path.write_text(yaml.safe_dump(settings))
-    yield box
-    controller.stop()
+    with smtp_server(service_root) as box:
+        yield box
 
 
 @pytest.fixture
