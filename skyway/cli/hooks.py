@@ -38,6 +38,8 @@ FOREGROUND_VAR = "SKYWAY_HOOK_FOREGROUND"
 RESUME_FILE_VAR = "SLURM_RESUME_FILE"
 RESUME_FAIL_REASON = "did not register within ResumeTimeout"
 LINGER = 2.0
+QUIET = 0.3
+COLLECT = 3.0
 PROGRAMS = {
     "resume": "skyway-resume",
     "suspend": "skyway-suspend",
@@ -114,6 +116,10 @@ def _fork() -> bool:
 
 def _start(root: str | None) -> Config:
     """Load the configuration and send this process's logs to the file."""
+    if sys.flags.no_site:  # the wrappers start Python with -S: be quick
+        import site
+
+        site.main()
     from skyway import config as config_module
 
     config = config_module.load(root)
@@ -142,17 +148,31 @@ def _drain(root: str | None, folder: Path, lock: IO[str] | None) -> None:
 
 
 def _serve(config: Config, folder: Path, lock: IO[str]) -> None:
-    """Handle calls as they come until none came for LINGER seconds."""
-    idle_since = time.monotonic()
-    while time.monotonic() - idle_since < LINGER:
+    """Handle calls as they come until none came for LINGER seconds.
+
+    A lone call starts its worker at once. When more calls arrive while
+    one is handled, it is a burst: workers start once the calls pause
+    (QUIET) or after COLLECT at most, so the burst becomes one run.
+    """
+    waiting: set[str] = set()
+    last = burst = 0.0
+    while True:
+        now = time.monotonic()
         items = spool.take(folder)
-        if not items:
-            time.sleep(0.05)
-            continue
-        accounts, _ = _logged(_handle, config, items)
-        for account in sorted(accounts):
-            _start_worker(config, account, lock)
-        idle_since = time.monotonic()
+        if items:
+            waiting |= _logged(_handle, config, items)[0]
+            last = now
+            if spool.pending(folder):
+                burst = burst or now
+                continue
+        calm = now - last >= QUIET or now - (burst or now) >= COLLECT
+        if waiting and (not burst or calm):
+            for account in sorted(waiting):
+                _start_worker(config, account, lock)
+            waiting, burst = set(), 0.0
+        if not waiting and now - last >= LINGER:
+            return
+        time.sleep(0.05)
 
 
 def _logged(step: Callable[..., Any], config: Config, *args: Any) -> Any:

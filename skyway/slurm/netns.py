@@ -1,12 +1,12 @@
 """Local-vendor nodes that behave like cloud VMs: a network namespace each.
 
 A node gets a namespace `sky-<node>` with a veth on a host bridge and
-its own address, and runs its own slurmd there. slurmd starts in a fresh
-time namespace whose uptime is about a second: slurmctld ignores a
+its own address, and runs its own slurmd there. slurmd starts in a
+fresh time namespace whose uptime starts near zero: slurmctld ignores a
 registration from a node that booted before it was resumed, as the
-host's long uptime would claim. (`ip netns exec` is avoided: it remounts /sys
-without cgroups, which slurmd needs; `nsenter --net` keeps them.)
-"""
+host's long uptime would claim. (`ip netns exec` is avoided: it
+remounts /sys without cgroups, which slurmd needs; `nsenter --net`
+keeps them.)"""
 
 from __future__ import annotations
 
@@ -156,24 +156,33 @@ def _plumb(
 def _start_slurmd(node: str) -> None:
     """slurmd daemonizes, so this returns once it has forked away.
 
-    The namespace's clock starts under a second after boot, so the boot
-    time slurmd reports comes after slurmctld's resume request even when
-    the node is up a second later; an older one is ignored.
+    slurmctld accepts a registration only if the boot time it implies
+    (now minus the whole seconds of uptime reported) is not before the
+    second it asked for the resume, which may be under a second ago.
+    So the namespace's clock starts near zero, and early in one of the
+    host's uptime seconds, so that slurmd reports an uptime of 0.
     """
-    uptime = int(float(Path("/proc/uptime").read_text().split()[0]))
+    uptime = _uptime()
+    if uptime % 1 > 0.5:
+        time.sleep(1.01 - uptime % 1)
+        uptime = _uptime()
     run(
         [
             "nsenter",
             f"--net={NETNS_DIR / namespace(node)}",
             "unshare",
             "--time",
-            f"--boottime=-{uptime}",
+            f"--boottime=-{int(uptime)}",
             "slurmd",
             "-N",
             node,
         ],
         timeout=60,
     )
+
+
+def _uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
 
 
 def _kill_all(ns: str, grace: float = 5.0) -> None:

@@ -92,7 +92,7 @@ def test_wrapper_names_root_conf_and_hook(root: Path) -> None:
     assert f"SKYWAY_ROOT={root}" in text
     assert "SLURM_CONF='/etc/slurm x/slurm.conf'; export SLURM_CONF" in text
     assert text.rstrip().endswith(
-        'exec /venv/bin/python -m skyway.cli.hooks resume-fail "$@"'
+        'exec /venv/bin/python -S -m skyway.cli.hooks resume-fail "$@"'
     )
 
 
