@@ -1,18 +1,18 @@
 """Slurm's power-saving hooks: ResumeProgram, SuspendProgram, ResumeFail.
 
 A hook call writes its hostlist into the spool and returns to slurmctld
-at once, having imported nothing heavy. The first call that finds no
-drainer forks one: it loads the configuration, validates the names,
-checks the budget, queues requests for the account workers, and forks
-a worker for each account whose lock is free (the same code the
-`cloud-<account>` service runs). It lingers a moment, so a burst of
-calls is served by one drainer. Every decision goes to
-`<state>/log/hooks.log`.
+at once, having imported nothing but the standard library (the
+wrappers even start Python without site-packages). The first call that
+finds no drainer forks one: it loads the configuration, validates the
+names, checks the budget, queues requests for the account workers, and
+forks a worker for each account whose lock is free (the same code the
+`cloud-<account>` service runs). A lone call gets its worker at once; a
+burst of calls is collected until it pauses, so it becomes one
+Terraform run. Every decision goes to `<state>/log/hooks.log`.
 
 `SKYWAY_HOOK_FOREGROUND=1` does all of it in one process, for tests and
 debugging; the exit code is then 2 when some names were refused as
-hostile or unknown (the others are still served), else 0.
-"""
+hostile or unknown (the others are still served), else 0."""
 
 from __future__ import annotations
 
