@@ -111,6 +111,7 @@ class Harness:
         self.host = socket.gethostname().split(".")[0]
         self.database = f"slurm_acct_{cluster}"
         self.started_munge = False
+        self._saved_conf: str | None = None
         self._lock: IO[str] | None = None
 
     @property
@@ -159,6 +160,7 @@ class Harness:
         if not self.include.exists():
             self.include.parent.mkdir(parents=True, exist_ok=True)
             self.include.write_text("# no Skyway nodes yet\n")
+        self._saved_conf = os.environ.get("SLURM_CONF")
         os.environ["SLURM_CONF"] = str(self.conf)
         run(["slurmdbd"], timeout=60)
         wait_for("slurmdbd", lambda: port_open(DBD_PORT), 60)
@@ -189,11 +191,21 @@ class Harness:
         pid_files += [self.path("run", "slurmdbd.pid")]
         for pid_file in pid_files:
             _kill_pid_file(pid_file)
+        self._restore_env()
         marker = self.path("run", "munged.started")
         if self.started_munge or marker.exists():
             _kill_pid_file(Path("/run/munge/munged.pid"))
             self.started_munge = False
             marker.unlink(missing_ok=True)
+
+    def _restore_env(self) -> None:
+        """Give this process back the SLURM_CONF it had before start."""
+        if os.environ.get("SLURM_CONF") != str(self.conf):
+            return
+        if self._saved_conf is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = self._saved_conf
 
     def _prepare_folder(self) -> None:
         if self.path("run", "slurmctld.pid").exists():

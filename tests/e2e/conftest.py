@@ -1,4 +1,4 @@
-"""The real Slurm for the end-to-end tests: one per test session.
+"""The real Slurm for the end-to-end tests: one for all of tests/e2e.
 
 Only one Slurm can run on a host at a time, so the harness holds a lock
 file while it runs and parallel sessions wait for each other.
@@ -20,9 +20,13 @@ from tests.conftest import IN_CI
 ACCOUNT = "demo-local"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A Skyway root with a running Slurm whose cloud nodes are netns."""
+    """A Skyway root with a running Slurm whose cloud nodes are netns.
+
+    Package scope: Slurm stops (and SLURM_CONF goes) once the last test
+    of tests/e2e has run, so no later test sees a Slurm by accident.
+    """
     if os.geteuid() != 0:
         if IN_CI:
             pytest.fail("the Slurm tests need root in CI")
