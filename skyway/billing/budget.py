@@ -43,7 +43,8 @@ def _money(key: str, text: str) -> Decimal:
     return value.quantize(Decimal("0.000001"))
 
 
-def _date(key: str, text: str) -> dt.date:
+def parse_date(key: str, text: str) -> dt.date:
+    """A real calendar date written YYYY-MM-DD, or an InputError."""
     try:
         if len(text) != 10:
             raise ValueError(text)
@@ -57,7 +58,7 @@ def _date(key: str, text: str) -> dt.date:
 PARSERS: dict[str, Callable[[str, str], Value]] = {
     "amount": _money,
     "rate": _money,
-    "start": _date,
+    "start": parse_date,
 }
 
 

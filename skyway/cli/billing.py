@@ -182,16 +182,9 @@ def _echo_csv(rows: list[list[Any]], headers: list[str]) -> None:
 
 
 def _date(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"invalid {option} {text!r}: expected a real date as YYYY-MM-DD"
-        ) from None
+    from skyway.billing.budget import parse_date
+
+    return None if text is None else parse_date(option, text)
 
 
 def show_summary(
