@@ -46,25 +46,10 @@ class Notifier(Protocol):
     def node_failed(self, name: str, reason: str) -> None: ...
 
 
-class NullNotifier:
-    """Tells nobody: the default when Slurm is not part of the picture."""
-
-    def node_up(self, name: str, address: str) -> None:
-        log.debug("node %s up at %s", name, address)
-
-    def node_down(self, name: str) -> None:
-        log.debug("node %s down", name)
-
-    def node_failed(self, name: str, reason: str) -> None:
-        log.debug("node %s failed: %s", name, reason)
-
-
 def default_notifier(config: Config) -> Notifier:
-    """Slurm's notifier when the Slurm side is installed, else nobody."""
-    try:
-        from skyway.slurm.notify import for_config  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return NullNotifier()
+    """The notifier Slurm's side chooses for this configuration."""
+    from skyway.slurm.notify import for_config
+
     notifier: Notifier = for_config(config)
     return notifier
 

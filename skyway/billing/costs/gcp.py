@@ -72,20 +72,9 @@ def _table(account: Account) -> str:
 
 
 def _credentials(account: Account, override: str | None) -> Any:
-    ids = _ids(account)
-    if ids.credentials and ids.credentials.file:
-        from google.oauth2 import service_account
+    from skyway.vendors import gcp
 
-        return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-            str(ids.credentials.file)
-        )
-    if override:
-        from google.auth.credentials import AnonymousCredentials
-
-        return AnonymousCredentials()  # type: ignore[no-untyped-call]
-    import google.auth
-
-    return google.auth.default()[0]
+    return gcp.credentials(account, override)
 
 
 def bigquery_client(account: Account) -> Any:
