@@ -12,6 +12,7 @@ runs at once.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import ipaddress
 import logging
 import subprocess
@@ -87,11 +88,13 @@ def request(
     users: str = "",
     trigger: str = "",
     reason: str = "",
+    requested_at: dt.datetime | None = None,
 ) -> list[int]:
     """Queue one request per node and commit; return the request ids.
 
     Fast and Terraform-free: the hooks call it and return to Slurm.
     Every name is checked first; a bad one refuses the whole call.
+    `requested_at` (UTC) is when Slurm called the hook, if not now.
     """
     if action not in ACTIONS:
         raise InputError(
@@ -109,6 +112,7 @@ def request(
             users=users,
             trigger=trigger[:128],
             reason=reason,
+            requested_at=requested_at or models.utcnow(),
         )
         for node in nodes
     ]

@@ -27,6 +27,8 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 from skyway.slurm import spool
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import click
     from sqlalchemy.orm import Session
 
@@ -199,13 +201,22 @@ def _handle(
             by_account, bad = _group(config, hostlist)
             refused += bad
             if hook == "resume":
-                _resume(session, config, by_account, item["resume_file"])
+                called = _utc(item["at"])
+                resume_text = item["resume_file"]
+                _resume(session, config, by_account, resume_text, called)
             else:
                 _queue(session, config, by_account, hook)
             accounts |= set(by_account)
     if _foreground():
         _wake(config, accounts)
     return accounts, refused
+
+
+def _utc(epoch: float) -> dt.datetime:
+    """A hook call's time as the database keeps times (naive UTC)."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(tzinfo=None)
 
 
 def _group(config: Config, hostlist: str) -> tuple[dict[str, list[str]], int]:
@@ -231,6 +242,7 @@ def _resume(
     config: Config,
     by_account: dict[str, list[str]],
     resume_text: str,
+    called: dt.datetime,
 ) -> None:
     from skyway import nodes
     from skyway.slurm import resume_file, scontrol
@@ -251,6 +263,7 @@ def _resume(
             jobs=",".join(map(str, job_ids)),
             users=",".join(who),
             trigger="hook:skyway-resume",
+            requested_at=called,
         )
         log.info("resume queued for %s: %s", account, admitted)
 

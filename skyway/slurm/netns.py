@@ -1,18 +1,21 @@
 """Local-vendor nodes that behave like cloud VMs: a network namespace each.
 
 A node gets a namespace `sky-<node>` with a veth on a host bridge and
-its own address, and runs its own slurmd there. slurmd starts in a
-fresh time namespace whose uptime starts near zero: slurmctld ignores a
-registration from a node that booted before it was resumed, as the
-host's long uptime would claim. (`ip netns exec` is avoided: it
+its own address, and runs its own slurmd there. slurmctld ignores a
+registration from a node that booted before it was resumed, so slurmd
+starts in a fresh time namespace whose uptime starts near zero (the
+host's long uptime would claim an old boot), and no earlier than the
+second after its resume request. (`ip netns exec` is avoided: it
 remounts /sys without cgroups, which slurmd needs; `nsenter --net`
 keeps them.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import ipaddress
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -86,6 +89,7 @@ def start_node(config: Config, account: str, name: str, address: str) -> None:
     try:
         _plumb(namespace(name), _veth(name), bridge, interface)
         scontrol.set_address(name, str(interface.ip))
+        _after_resume_second(config, name)
         _start_slurmd(name)
     except CommandError:
         teardown(name)
@@ -153,14 +157,49 @@ def _plumb(
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
 
 
+def _after_resume_second(config: Config, node: str) -> None:
+    """Wait, if need be, until the second after the node's resume request.
+
+    slurmctld accepts a registration only if the boot time it implies,
+    its clock's second minus the uptime slurmd reports, is not before
+    the second it asked for the resume. The kernel rounds uptime up to
+    a whole second, so a node up within that same second would be
+    ignored until ResumeTimeout. The resume request was queued after
+    slurmctld asked, so its second is a safe bound.
+    """
+    requested = _resume_requested(config, node)
+    if requested is None:
+        return
+    stamp = requested.replace(tzinfo=dt.UTC).timestamp()
+    delay = math.floor(stamp) + 1 - time.time()
+    if 0 < delay <= 1:
+        log.info("node %s waits %.2f s for Slurm's next second", node, delay)
+        time.sleep(delay)
+
+
+def _resume_requested(config: Config, node: str) -> dt.datetime | None:
+    """When the node's latest resume request was queued, if ever."""
+    from sqlalchemy import select
+
+    from skyway.db import engine, models
+
+    table = models.NodeRequest
+    query = (
+        select(table.requested_at)
+        .where(table.node == node, table.action == "resume")
+        .order_by(table.id.desc())
+        .limit(1)
+    )
+    with engine.session_scope(config.database_url) as session:
+        return session.scalar(query)
+
+
 def _start_slurmd(node: str) -> None:
     """slurmd daemonizes, so this returns once it has forked away.
 
-    slurmctld accepts a registration only if the boot time it implies
-    (now minus the whole seconds of uptime reported) is not before the
-    second it asked for the resume, which may be under a second ago.
-    So the namespace's clock starts near zero, and early in one of the
-    host's uptime seconds, so that slurmd reports an uptime of 0.
+    The namespace's clock starts near zero, and early in one of the
+    host's uptime seconds, so that slurmd reports an uptime of one
+    second (the kernel's rounding up) when it registers.
     """
     uptime = _uptime()
     if uptime % 1 > 0.5:

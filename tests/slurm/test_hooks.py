@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -90,3 +91,22 @@ def test_spooled_call_returns_and_a_drainer_queues_it(
     ]
     spool = root / "state" / "slurm" / "spool"
     assert list(spool.glob("*.json")) == []
+
+
+def test_a_resume_is_queued_at_the_time_slurm_called(
+    site: str, root: Path
+) -> None:
+    called = time.time() - 30.25
+    item = {
+        "hook": "resume",
+        "hostlist": "demo-local-c1-001",
+        "at": called,
+        "resume_file": "",
+    }
+
+    hooks._handle(config.load(root), [item])
+
+    with engine.session_scope(site) as session:
+        row = session.scalars(select(models.NodeRequest)).one()
+        queued = row.requested_at.replace(tzinfo=dt.UTC).timestamp()
+    assert queued == pytest.approx(called, abs=0.001)
