@@ -43,6 +43,7 @@ from skyway import config as configuration  # noqa: E402
 from skyway import nodes  # noqa: E402
 from skyway.db import engine  # noqa: E402
 from skyway.db.sync import sync_accounts  # noqa: E402
+from skyway.slurm import notify  # noqa: E402
 from skyway.terraform.workspace import Workspace, targets_of  # noqa: E402
 
 ACCOUNT = "bench"
@@ -82,7 +83,7 @@ def skyway_change(
     start = time.perf_counter()
     with engine.session_scope(config.database_url) as session:
         nodes.request(session, ACCOUNT, names, action, trigger="bench")
-    result = nodes.work(config, ACCOUNT, nodes.NullNotifier())
+    result = nodes.work(config, ACCOUNT, notify.NullNotifier())
     seconds = time.perf_counter() - start
     if result.failed:
         raise SystemExit(f"bench: skyway run failed: {result.failed}")

@@ -1,11 +1,12 @@
 """Slurm's power-saving hooks: ResumeProgram, SuspendProgram, ResumeFail.
 
 A hook call writes its hostlist into the spool and returns to slurmctld
-at once, having imported nothing but the standard library (the
-wrappers even start Python without site-packages). The first call that
-finds no drainer forks one: it loads the configuration, validates the
-names, checks the budget, queues requests for the account workers, and
-forks a worker for each account whose lock is free (the same code the
+at once. The wrappers do that in the shell and start Python (without
+site-packages) only when no drainer runs, to become one; a call made
+through Python imports nothing but the standard library first. The
+drainer loads the configuration, validates the names, checks the
+budget, queues requests for the account workers, and forks a worker
+for each account whose lock is free (the same code the
 `cloud-<account>` service runs). A lone call gets its worker at once; a
 burst of calls is collected until it pauses, so it becomes one
 Terraform run. Every decision goes to `<state>/log/hooks.log`.
@@ -56,15 +57,24 @@ def log_path(config: Config) -> Path:
 
 def call(hook: str, hostlist: str, root: str | None) -> int:
     """One hook call: spool it, make sure a drainer runs, return."""
-    item = {"hook": hook, "hostlist": hostlist, "at": time.time()}
-    if hook == "resume":
-        item["resume_file"] = _read_resume_file()
+    resume_text = _read_resume_file() if hook == "resume" else ""
+    item = spool.Call(hook, hostlist, time.time(), resume_text)
     if _foreground():
         config = _start(root)
         refused = _logged(_handle, config, [item])[1]
         return 2 if refused else 0
     folder = _spool_dir(root)
     spool.put(folder, item)
+    return drain(root, folder)
+
+
+def drain(root: str | None, folder: Path | None = None) -> int:
+    """Become the spool's drainer unless one runs; return at once.
+
+    The wrappers spool a call themselves and run this only when they
+    found the drainer's lock free.
+    """
+    folder = folder or _spool_dir(root)
     lock = spool.try_lock(folder)
     if lock is None or _fork():
         return 0
@@ -186,9 +196,7 @@ def _logged(step: Callable[..., Any], config: Config, *args: Any) -> Any:
         raise
 
 
-def _handle(
-    config: Config, items: list[dict[str, Any]]
-) -> tuple[set[str], int]:
+def _handle(config: Config, items: list[spool.Call]) -> tuple[set[str], int]:
     """Queue every call's requests; the accounts touched and refusals."""
     from skyway.db import engine
 
@@ -196,16 +204,18 @@ def _handle(
     refused = 0
     with engine.session_scope(config.database_url) as session:
         for item in items:
-            hook, hostlist = item["hook"], item["hostlist"]
-            log.info("%s %s", hook, hostlist)
-            by_account, bad = _group(config, hostlist)
+            log.info("%s %s", item.hook, item.hostlist)
+            by_account, bad = _group(config, item.hostlist)
             refused += bad
-            if hook == "resume":
-                called = _utc(item["at"])
-                resume_text = item["resume_file"]
-                _resume(session, config, by_account, resume_text, called)
+            if item.hook == "resume":
+                called = _utc(item.at)
+                _resume(session, config, by_account, item.resume_text, called)
+            elif item.hook in ACTIONS:
+                _queue(session, config, by_account, item.hook)
             else:
-                _queue(session, config, by_account, hook)
+                log.error("refused call of unknown hook %r", item.hook)
+                refused += 1
+                continue
             accounts |= set(by_account)
     if _foreground():
         _wake(config, accounts)
@@ -392,6 +402,8 @@ def main(argv: list[str]) -> int:
     A plain call skips Click, which would double the time slurmctld
     waits; options such as --help and --root go through it.
     """
+    if argv == ["drain"]:
+        return drain(os.environ.get("SKYWAY_ROOT"))
     if not argv or argv[0] not in PROGRAMS:
         sys.stderr.write(f"usage: hooks {{{'|'.join(PROGRAMS)}}} HOSTLIST\n")
         return 2

@@ -70,6 +70,7 @@ def _update(obj: Obj, path: Path, new: str) -> int:
     for wrapper in _wrappers(obj):
         if conf.write(wrapper.path, wrapper.text, mode=0o755):
             click.echo(f"hook: {wrapper.path} (written)")
+    conf.spool_dir(obj.config).mkdir(parents=True, exist_ok=True)
     plan = accounting.current_plan(obj.config)
     accounting.apply_plan(obj.config, plan)
     for line in plan.lines() or ["in line with the accounts' users"]:

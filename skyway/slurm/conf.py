@@ -16,6 +16,7 @@ from pathlib import Path
 
 from skyway.config import Account, Config, NodeType, SlurmSettings
 from skyway.names import node_name
+from skyway.slurm import spool as spool_files
 from skyway.slurm.hostlists import compress
 
 log = logging.getLogger(__name__)
@@ -195,13 +196,25 @@ def render_wrapper(
     python: Path,
     slurm_conf: str | None,
 ) -> str:
-    """One wrapper script: environment, then exec the hook.
+    """One wrapper script: environment, then spool the call or exec.
 
-    Python starts without site-packages (-S), which halves what each
-    call costs; the hook loads them itself in the process that needs
-    more than the standard library.
+    A plain call (one hostlist of node-name characters) is written into
+    the spool by the shell itself, as `skyway.slurm.spool` reads it;
+    Python starts only when no drainer holds the spool's lock, to
+    become the drainer (flock exits 75 when one does). Anything else,
+    and a spool that cannot be written, goes to the hook in Python,
+    which starts without site-packages (-S) and loads them itself in
+    the process that needs more than the standard library.
     """
     search = f"{python.parent}:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    hook = ["-S", "-m", "skyway.cli.hooks"]
+    run = " ".join(shlex.quote(p) for p in [str(python), *hook])
+    resume_text = ""
+    if command == "resume":
+        resume_text = (
+            '\n        [ -z "${SLURM_RESUME_FILE:-}" ] ||'
+            ' cat -- "$SLURM_RESUME_FILE" 2>/dev/null || :'
+        )
     lines = [
         "#!/bin/sh",
         f"# Slurm's hook for Skyway at {root}; `skyway slurm --update-conf`",
@@ -214,10 +227,38 @@ def render_wrapper(
     ]
     if slurm_conf:
         lines.append(f"SLURM_CONF={shlex.quote(slurm_conf)}; export SLURM_CONF")
-    hook = ["-S", "-m", "skyway.cli.hooks", command]
-    quoted = " ".join(shlex.quote(p) for p in [str(python), *hook])
-    lines.append(f'exec {quoted} "$@"')
+    lines.append(
+        SPOOL_IN_SHELL.format(
+            command=shlex.quote(command),
+            resume_text=resume_text,
+            run=run,
+            suffix=spool_files.SUFFIX,
+            lock=spool_files.LOCK_NAME,
+        )
+    )
+    lines.append(f'exec {run} {command} "$@"')
     return "\n".join(lines) + "\n"
+
+
+SPOOL_IN_SHELL = """\
+if [ $# -eq 1 ] && [ -z "${{SKYWAY_HOOK_FOREGROUND:-}}" ]; then
+    case $1 in
+    "" | -* | *[!]A-Za-z0-9._,[-]*) ;;
+    *)
+        now=$(date +%s.%N)
+        name=0${{now%.*}}${{now#*.}}-$${suffix}
+        spool=$SKYWAY_HOOK_SPOOL
+        {{
+        printf '%s\\n%s\\n%s\\n' {command} "$now" "$1"{resume_text}
+        }} 2>/dev/null >"$spool/.$name" &&
+            mv -f -- "$spool/.$name" "$spool/$name" && {{
+            flock -n -E 75 "$spool/{lock}" true
+            [ $? -ne 75 ] || exit 0
+            exec {run} drain
+        }}
+        ;;
+    esac
+fi"""
 
 
 def diff(old: str, new: str, path: Path) -> str:

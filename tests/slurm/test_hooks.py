@@ -13,6 +13,7 @@ from skyway import config
 from skyway.cli import hooks
 from skyway.db import engine, models
 from skyway.db.sync import sync_accounts
+from skyway.slurm import spool
 
 
 @pytest.fixture
@@ -89,20 +90,14 @@ def test_spooled_call_returns_and_a_drainer_queues_it(
     assert _requests(site) == [
         ("rcc-azure-c8-001", "suspend", "hook:skyway-suspend")
     ]
-    spool = root / "state" / "slurm" / "spool"
-    assert list(spool.glob("*.json")) == []
+    assert spool.pending(root / "state" / "slurm" / "spool") == []
 
 
 def test_a_resume_is_queued_at_the_time_slurm_called(
     site: str, root: Path
 ) -> None:
     called = time.time() - 30.25
-    item = {
-        "hook": "resume",
-        "hostlist": "demo-local-c1-001",
-        "at": called,
-        "resume_file": "",
-    }
+    item = spool.Call("resume", "demo-local-c1-001", called)
 
     hooks._handle(config.load(root), [item])
 

@@ -9,20 +9,30 @@ from skyway.slurm import spool
 
 def test_calls_come_out_in_order_once(tmp_path: Path) -> None:
     for index in range(5):
-        spool.put(tmp_path, {"hook": "resume", "hostlist": f"a-c1-00{index}"})
+        spool.put(tmp_path, spool.Call("resume", f"a-c1-00{index}", 1.5))
 
     taken = spool.take(tmp_path)
 
-    assert [e["hostlist"] for e in taken] == [f"a-c1-00{i}" for i in range(5)]
+    assert [c.hostlist for c in taken] == [f"a-c1-00{i}" for i in range(5)]
     assert spool.take(tmp_path) == []
     assert spool.pending(tmp_path) == []
 
 
-def test_unreadable_call_is_dropped_not_fatal(tmp_path: Path) -> None:
-    (tmp_path / "00000000000000000001-1.json").write_text("{broken")
-    spool.put(tmp_path, {"hook": "suspend", "hostlist": "a-c1-001"})
+def test_a_call_keeps_its_time_and_resume_text(tmp_path: Path) -> None:
+    text = '{"jobs": [{"job_id": 7}]}\nsecond line\n'
+    call = spool.Call("resume", "a-c1-[001-002]", 1796243400.25, text)
 
-    assert spool.take(tmp_path) == [{"hook": "suspend", "hostlist": "a-c1-001"}]
+    spool.put(tmp_path, call)
+
+    assert spool.take(tmp_path) == [call]
+
+
+def test_unreadable_call_is_dropped_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "00000000000000000001-1.call").write_text("resume\nsoon\n")
+    spool.put(tmp_path, spool.Call("suspend", "a-c1-001", 2.0))
+
+    assert spool.take(tmp_path) == [spool.Call("suspend", "a-c1-001", 2.0)]
+    assert spool.pending(tmp_path) == []
 
 
 def test_one_drainer_at_a_time(tmp_path: Path) -> None:
