@@ -76,6 +76,9 @@ def drain(root: str | None, folder: Path | None = None) -> int:
     """
     folder = folder or _spool_dir(root)
     lock = spool.try_lock(folder)
+    while lock is not None and not spool.pending(folder):
+        lock.close()  # drained already; look again once let go
+        lock = spool.try_lock(folder) if spool.pending(folder) else None
     if lock is None or _fork():
         return 0
     code = 1

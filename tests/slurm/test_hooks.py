@@ -105,3 +105,11 @@ def test_a_resume_is_queued_at_the_time_slurm_called(
         row = session.scalars(select(models.NodeRequest)).one()
         queued = row.requested_at.replace(tzinfo=dt.UTC).timestamp()
     assert queued == pytest.approx(called, abs=0.001)
+
+
+def test_a_drainer_is_not_started_for_an_empty_spool(tmp_path: Path) -> None:
+    assert hooks.drain(None, tmp_path) == 0
+
+    lock = spool.try_lock(tmp_path)  # nobody kept it
+    assert lock is not None
+    lock.close()
