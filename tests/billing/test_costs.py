@@ -352,6 +352,34 @@ def test_azure_costs_through_cost_management(
     }
 
 
+def test_azure_pages_are_followed_through_next_link(
+    azure_fake: AzureCosts, sqlite_db: str, root: Path
+) -> None:
+    days = [TODAY - dt.timedelta(days=n) for n in range(1, 6)]
+    azure_fake.rows = [
+        [float(n), int(d.strftime("%Y%m%d")), "account", "rcc-azure", "USD"]
+        for n, d in enumerate(days, start=1)
+    ]
+    azure_fake.page = 2
+    loaded = config.load(root)
+
+    outcome = costs.fetch_account(
+        loaded, sqlite_db, loaded.accounts["rcc-azure"]
+    )
+
+    assert outcome.error == ""
+    assert outcome.records == 5
+    got = {
+        day: cost
+        for day, _vendor, _tag, cost in records(sqlite_db, "rcc-azure")
+    }
+    assert got == {d.isoformat(): f"{n}.00" for n, d in enumerate(days, 1)}
+    pages = azure_fake.queries()
+    assert [s.query.get("$skiptoken") for s in pages] == [None, ["2"], ["4"]]
+    assert all(s.json()["type"] == "ActualCost" for s in pages)
+    assert all(s.headers["Authorization"] for s in pages)
+
+
 def test_throttling_is_retried_with_back_off(
     gcp_fake: GcpBilling,
     azure_fake: AzureCosts,

@@ -1,14 +1,17 @@
 """Azure costs per day from Cost Management, through its SDK.
 
 One query per account over its resource group: actual pre-tax cost per
-day, grouped by Skyway's `account` tag. `SKYWAY_AZURE_ARM_ENDPOINT`
-points the client elsewhere (tests); the certificate of an HTTPS
-endpoint is checked against `REQUESTS_CA_BUNDLE` when set.
+day, grouped by Skyway's `account` tag. A long answer comes in pages;
+each `nextLink` is posted the same query, as the API asks.
+`SKYWAY_AZURE_ARM_ENDPOINT` points the client elsewhere (tests); the
+certificate of an HTTPS endpoint is checked against `REQUESTS_CA_BUNDLE`
+when set.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from decimal import Decimal
 from typing import Any
@@ -23,6 +26,7 @@ from skyway.config import Account
 
 log = logging.getLogger(__name__)
 COST_COLUMNS = ("PreTaxCost", "Cost", "CostUSD")
+MAX_PAGES = 1000
 
 
 def client(account: Account) -> Any:
@@ -83,19 +87,42 @@ def fetch(
     """Daily costs in [since, until), throttling retried."""
     cost_client = cost_client or client(account)
     definition = query(since, until)
+    what = f"Cost Management for {account.name}"
     result = retry(
         lambda: cost_client.query.usage(scope(account), definition),
         throttled,
-        f"Cost Management for {account.name}",
+        what,
         sleep,
     )
-    if getattr(result, "next_link", None):
-        # TODO: follow nextLink; a daily query of one resource group stays
-        # far below a page (1,000 rows) for the windows billing asks.
-        log.warning(
-            "Cost Management answer for %s has more pages", account.name
+    days = parse([c.name for c in result.columns], result.rows)
+    link = result.next_link
+    for _ in range(MAX_PAGES):
+        if not link:
+            return days
+        page = retry(
+            functools.partial(_next_page, cost_client, link, definition),
+            throttled,
+            what,
+            sleep,
         )
-    return parse([c.name for c in result.columns], result.rows)
+        days += parse(page["columns"], page["rows"])
+        link = page["next_link"]
+    raise ValueError(f"{what}: more than {MAX_PAGES} pages")
+
+
+def _next_page(cost_client: Any, link: str, definition: Any) -> dict[str, Any]:
+    """One more page: the same query posted to the answer's nextLink."""
+    from azure.core.rest import HttpRequest
+
+    request = HttpRequest("POST", link, json=definition.as_dict())
+    response = cost_client.send_request(request)
+    response.raise_for_status()
+    answer = response.json().get("properties") or {}
+    return {
+        "columns": [column["name"] for column in answer.get("columns", [])],
+        "rows": answer.get("rows") or [],
+        "next_link": answer.get("nextLink"),
+    }
 
 
 def parse(columns: list[str], rows: list[list[Any]]) -> list[DayCost]:
