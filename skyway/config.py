@@ -265,6 +265,9 @@ class TerraformSettings(Model):
     binary: Path | None = None
     backend: Backend = Backend()
     lock_timeout: int = Field(default=600, ge=0)
+    # Days a run's folder (saved plan, its JSON, the log) is kept; the
+    # run's row stays for good. None keeps the folders for good too.
+    keep_run_files_days: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _binary_given(self) -> TerraformSettings:

@@ -299,11 +299,14 @@ def history(obj: Obj, account: Account, _: object, __: bool) -> int:
 
 def show(obj: Obj, account: Account, run_id: int, _: bool) -> int:
     """One run in full: who, what, where its plan and log are."""
-    from skyway.terraform import admin
+    from skyway.terraform import admin, runs
     from skyway.terraform import plan as plans
 
     with obj.session() as session:
         row = admin.find_run(session, account.name, str(run_id))
+        folder = row.run_dir or "-"
+        if row.run_dir and not runs.files_kept(row):
+            folder += " (removed: past terraform.keep_run_files_days)"
         fields = [
             ("action", row.action),
             ("trigger", row.trigger),
@@ -315,7 +318,7 @@ def show(obj: Obj, account: Account, run_id: int, _: bool) -> int:
             ("status", f"{row.status} (exit {row.exit_code})"),
             ("seconds", str(row.duration)),
             ("changes", plans.describe(row.summary or {})),
-            ("folder", row.run_dir),
+            ("folder", folder),
         ]
         if row.error:
             fields.append(("error", row.error))

@@ -3,7 +3,8 @@
 Two tasks: every couple of seconds, if the account has requests waiting,
 run the account worker (the same code a hook starts when no service
 runs); every interval, run the worker regardless (it picks up requests a
-killed worker left behind) and reconcile the four views of the account.
+killed worker left behind), reconcile the four views of the account,
+and remove run folders older than `terraform.keep_run_files_days`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def tasks(context: Context, account: str) -> list[Task]:
     def reconcile_tick() -> None:
         work(context, account)
         reconcile(context, account)
+        prune_runs(context, account)
 
     def drain_tick() -> None:
         if waiting(context.db_url, account):
@@ -75,3 +77,13 @@ def reconcile(context: Context, account: str) -> None:
         log.warning("%s: %s", account, line)
     if report.queued:
         work(context, account)
+
+
+def prune_runs(context: Context, account: str) -> None:
+    """Remove the files of runs past their retention; rows stay."""
+    from skyway.terraform import runs
+
+    with session_scope(context.db_url) as session:
+        pruned = runs.prune(session, context.config, account)
+    if pruned:
+        log.info("%s: removed the files of runs %s", account, pruned)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skyway.config import Config
@@ -105,8 +106,6 @@ def start(
     )
     session.add(row)
     session.flush()
-    # TODO: run folders are kept forever; a site with many runs needs a
-    # retention setting that prunes old folders but keeps their rows.
     run_dir = config.state_dir / "runs" / account / str(row.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     row.run_dir = str(run_dir)
@@ -135,6 +134,46 @@ def finish(
     session.add(row)
 
 
+def prune(session: Session, config: Config, account: str) -> list[int]:
+    """Remove the folders of runs older than `keep_run_files_days`.
+
+    The rows stay: who, what, the summary and the outcome remain on
+    record; only the saved plans, their JSON and the logs go. A run
+    still waiting for `--apply` keeps its folder. Returns the runs
+    whose folder went.
+    """
+    import shutil
+
+    days = config.settings.terraform.keep_run_files_days
+    if days is None:
+        return []
+    cutoff = models.utcnow() - dt.timedelta(days=days)
+    table = models.TerraformRun
+    rows = session.scalars(
+        select(table).where(
+            table.account == account,
+            table.started_at < cutoff,
+            table.status != "planned",
+        )
+    )
+    root = (config.state_dir / "runs" / account).resolve()
+    pruned = []
+    for row in rows:
+        folder = Path(row.run_dir or "")
+        if not row.run_dir or not folder.is_dir():
+            continue
+        if folder.resolve().parent != root:  # never outside the runs
+            continue
+        shutil.rmtree(folder)
+        pruned.append(row.id)
+    return pruned
+
+
+def files_kept(row: models.TerraformRun) -> bool:
+    """Whether the run's folder is still there (not pruned)."""
+    return bool(row.run_dir) and Path(row.run_dir).is_dir()
+
+
 def started_at(row: models.TerraformRun) -> str:
     """The run's start as admins read it (UTC, to the second)."""
     stamp: dt.datetime = row.started_at
@@ -143,8 +182,6 @@ def started_at(row: models.TerraformRun) -> str:
 
 def history(session: Session, account: str) -> list[tuple[Any, ...]]:
     """One line per run of the account, oldest first."""
-    from sqlalchemy import select
-
     table = models.TerraformRun
     rows = session.scalars(
         select(table).where(table.account == account).order_by(table.id)
