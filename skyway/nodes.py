@@ -46,6 +46,12 @@ class Notifier(Protocol):
 
     def node_failed(self, name: str, reason: str) -> None: ...
 
+    def jobs_on(
+        self, since: dict[str, dt.datetime]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """`(job, user)` of the jobs that ran on each node since then."""
+        ...
+
 
 def default_notifier(config: Config) -> Notifier:
     """The notifier Slurm's side chooses for this configuration."""
@@ -525,8 +531,9 @@ class Batch:
         now = models.utcnow()
         for node, out in change.up.items():
             self._node_up(session, node, out, now)
+        ran = self._jobs_ran(session, change.gone)
         for node in change.gone:
-            self._node_gone(session, node, now)
+            self._node_gone(session, node, now, ran.get(node, []))
         for node, error in change.failed.items():
             self._node_failed(session, node, error)
 
@@ -567,12 +574,30 @@ class Batch:
         self.result.up[node] = row.address or ""
         self.notifier.node_up(node, row.address or "")
 
-    def _node_gone(self, session: Session, node: str, now: Any) -> None:
+    def _jobs_ran(
+        self, session: Session, gone: Iterable[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """The jobs Slurm ran on the nodes that went, in their lifetime:
+        a node up for one job often runs others before it idles out."""
+        since = {}
+        for node in gone:
+            row = session.get(models.NodeMap, node)
+            if row is not None and row.started_at is not None:
+                since[node] = row.started_at
+        return self.notifier.jobs_on(since) if since else {}
+
+    def _node_gone(
+        self,
+        session: Session,
+        node: str,
+        now: Any,
+        ran: list[tuple[str, str]],
+    ) -> None:
         req = self.final[node]
         row = session.get(models.NodeMap, node)
         assert row is not None
         reason = req.reason or _END_REASONS[req.action]
-        _close_journal(session, node, now, reason)
+        _close_journal(session, node, now, reason, ran)
         row.state = "failed" if req.action == "fail" else "idle"
         row.reason = req.reason if req.action == "fail" else ""
         row.instance_id = None
@@ -627,8 +652,15 @@ def _add(items: list[str], value: str) -> None:
             items.append(part)
 
 
-def _close_journal(session: Session, node: str, now: Any, reason: str) -> None:
-    """End the node's open journal row: end time, cost, reason."""
+def _close_journal(
+    session: Session,
+    node: str,
+    now: Any,
+    reason: str,
+    ran: list[tuple[str, str]],
+) -> None:
+    """End the node's open journal row: end time, cost, reason, and the
+    jobs and users that ran on it besides those it was started for."""
     table = models.NodeJournal
     row = session.scalars(
         select(table)
@@ -641,6 +673,14 @@ def _close_journal(session: Session, node: str, now: Any, reason: str) -> None:
     hours = max((now - row.started_at).total_seconds(), 0) / 3600
     row.cost = node_cost(row.price, hours)
     row.end_reason = reason[:500]
+    if ran:
+        jobs = [x for x in (row.jobs or "").split(",") if x]
+        users = [x for x in (row.users or "").split(",") if x]
+        for job, user in ran:
+            _add(jobs, job)
+            _add(users, user)
+        row.jobs = ",".join(jobs)
+        row.users = ",".join(users)
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from skyway import config as configuration
 from skyway import nodes
 from skyway.config import Config
 from skyway.db import engine, models
-from skyway.db.sync import sync_accounts
 from skyway.reconcile import (
     ABANDONED,
     GONE,
@@ -37,38 +34,12 @@ from skyway.reconcile import (
 )
 from skyway.terraform.workspace import Workspace
 from tests.conftest import Cli
+from tests.terraform.helpers import Recorder, load
 
 ACCOUNT = "demo-local"
 C1 = "demo-local-c1-001"
 C2 = "demo-local-c2-001"
 ROGUE = "demo-local-c1-003"
-
-
-def load(root: Path) -> Config:
-    """The root's configuration, with its database made and synced."""
-    loaded = configuration.load(root)
-    engine.migrate(loaded.database_url)
-    with engine.session_scope(loaded.database_url) as session:
-        sync_accounts(session, loaded)
-    return loaded
-
-
-@dataclass
-class Recorder:
-    """A notifier that remembers what the worker told it."""
-
-    up: dict[str, str] = field(default_factory=dict)
-    down: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-    def node_up(self, name: str, address: str) -> None:
-        self.up[name] = address
-
-    def node_down(self, name: str) -> None:
-        self.down.append(name)
-
-    def node_failed(self, name: str, reason: str) -> None:
-        self.failed[name] = reason
 
 
 @pytest.fixture

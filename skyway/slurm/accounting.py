@@ -1,4 +1,5 @@
-"""Slurm accounting through sacctmgr: accounts, users, holds.
+"""Slurm accounting: accounts, users and holds through sacctmgr; the
+jobs that ran on a node through sacct.
 
 Skyway touches only the Slurm accounts named like its own cloud
 accounts. A hold stops an account from taking new jobs (its running
@@ -7,13 +8,16 @@ jobs finish) when its budget is spent; a release lifts it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from skyway import names
 from skyway.config import Config
+from skyway.errors import InputError
 from skyway.runner import run
+from skyway.slurm import hostlists
 
 log = logging.getLogger(__name__)
 TIMEOUT = 60
@@ -28,6 +32,56 @@ def sacctmgr(*args: str) -> str:
 def _query(*args: str) -> list[list[str]]:
     out = run(["sacctmgr", "-n", "-P", *args], timeout=TIMEOUT).stdout
     return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+def jobs_on(
+    since: dict[str, dt.datetime],
+) -> dict[str, list[tuple[str, str]]]:
+    """`{node: [(job id, user), ...]}` of the jobs that ran on each node
+    since its time in `since` (UTC), oldest first, from one sacct call.
+    """
+    if not since:
+        return {}
+    start = min(since.values()).replace(tzinfo=dt.UTC).astimezone()
+    argv = [
+        "sacct",
+        "-X",
+        "-n",
+        "-P",
+        "-a",
+        f"--nodelist={','.join(sorted(since))}",
+        f"--starttime={start.strftime('%Y-%m-%dT%H:%M:%S')}",
+        "--endtime=now",
+        "--format=JobID,User,NodeList,End",
+    ]
+    out = run(argv, timeout=TIMEOUT).stdout
+    found: dict[str, list[tuple[str, str]]] = {}
+    for line in out.splitlines():
+        fields = line.split("|")
+        if len(fields) < 4 or not fields[0]:
+            continue
+        job, user, nodelist, ended = fields[:4]
+        for node in _expand(nodelist):
+            if node in since and _ended_after(ended, since[node]):
+                found.setdefault(node, []).append((job, user))
+    return found
+
+
+def _expand(nodelist: str) -> list[str]:
+    try:
+        return hostlists.expand(nodelist)
+    except InputError:  # "None assigned" and the like
+        return []
+
+
+def _ended_after(ended: str, since: dt.datetime) -> bool:
+    """Whether a job that ended at sacct's local time `ended` ran in a
+    lifetime that began at UTC `since`; a running job ("Unknown") did."""
+    try:
+        local = dt.datetime.fromisoformat(ended)
+    except ValueError:
+        return True
+    return local.astimezone(dt.UTC).replace(tzinfo=None) >= since
 
 
 def accounts() -> set[str]:

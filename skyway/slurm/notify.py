@@ -1,7 +1,8 @@
 """Tell Slurm what the account worker did to its nodes.
 
 The worker in `skyway.nodes` calls a notifier after each run: a node is
-up at an address, is gone, or failed. Slurm learns the address of a node
+up at an address, is gone, or failed; and asks it which jobs ran on the
+nodes that went, for their journal rows. Slurm learns the address of a node
 that came up, gets the placeholder address back for a node that went
 away (an unresolvable one stalls slurmctld), and shows a failure's
 reason in `sinfo -R`.
@@ -9,6 +10,7 @@ reason in `sinfo -R`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 from collections.abc import Callable
@@ -39,6 +41,19 @@ class SlurmNotifier:
         _quietly(scontrol.set_address, name, self.placeholder)
         _quietly(scontrol.set_down, name, f"skyway: {reason}")
 
+    def jobs_on(
+        self, since: dict[str, dt.datetime]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """From sacct; without accounting, the journal keeps what the
+        resume hook named."""
+        from skyway.slurm import accounting
+
+        try:
+            return accounting.jobs_on(since)
+        except CommandError as exc:
+            log.warning("cannot ask sacct for the nodes' jobs: %s", exc)
+            return {}
+
 
 class NullNotifier:
     """For hosts without Slurm: the worker's bookkeeping stands alone."""
@@ -51,6 +66,11 @@ class NullNotifier:
 
     def node_failed(self, name: str, reason: str) -> None:
         log.warning("node %s failed: %s (no Slurm to tell)", name, reason)
+
+    def jobs_on(
+        self, since: dict[str, dt.datetime]
+    ) -> dict[str, list[tuple[str, str]]]:
+        return {}
 
 
 def for_config(config: Config) -> SlurmNotifier | NullNotifier:

@@ -90,12 +90,16 @@ def test_batch_job_bursts_and_the_node_goes_away(lab: Lab) -> None:
     )
     output = (lab.folder / f"job-{job}.out").read_text()
     assert f"ran on {node}" in output
+    # A second job lands on the node while it is still up: no resume
+    # names it, and the journal learns of it from sacct as the node goes.
+    again = _submit(lab, node, script="true")
+    wait_until("the second job", lambda: job_state(lab, again) == "COMPLETED")
     wait_until("the node to power down", lambda: node_state(node) == "idle~")
     wait_until("node_map to say idle", lambda: _db_state(lab, node) == "idle")
 
     rows = _journal(lab, node)
     assert len(rows) == 1
-    assert rows[0].jobs.split(",") == [job]
+    assert rows[0].jobs.split(",") == [job, again]
     assert rows[0].users == "root"
     assert rows[0].ended_at is not None and rows[0].cost is not None
     runs = [r for r in _runs(lab) if r.nodes == node]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import time
 from pathlib import Path
+
+import pytest
 
 from skyway import config
 from skyway.slurm import accounting
@@ -58,3 +63,42 @@ def test_plan_in_line_is_empty(root: Path) -> None:
 
     assert plan.empty
     assert plan.lines() == []
+
+
+SACCT_OUT = """\
+7|alice|a-c1-[001-002]|2026-03-01T10:20:00
+8|bob|a-c1-002|Unknown
+6|carol|a-c1-001|2026-03-01T09:59:00
+9|dave|None assigned|Unknown
+"""
+
+
+def test_jobs_on_reads_one_sacct_call_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = tmp_path / "args"
+    sacct = tmp_path / "sacct"
+    script = f'#!/bin/sh\nprintf "%s\\n" "$@" > {args}\n'
+    sacct.write_text(script + f'cat <<"EOF"\n{SACCT_OUT}EOF\n')
+    sacct.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    since = {
+        "a-c1-001": dt.datetime(2026, 3, 1, 10, 0),
+        "a-c1-002": dt.datetime(2026, 3, 1, 9, 30),
+    }
+
+    try:
+        found = accounting.jobs_on(since)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+    assert found == {
+        "a-c1-001": [("7", "alice")],  # carol's job 6 ended before
+        "a-c1-002": [("7", "alice"), ("8", "bob")],
+    }
+    argv = args.read_text().split()
+    assert "--nodelist=a-c1-001,a-c1-002" in argv
+    assert "--starttime=2026-03-01T09:30:00" in argv

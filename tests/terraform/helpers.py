@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -71,11 +72,14 @@ def load(root: Path) -> Config:
 
 @dataclass
 class Recorder:
-    """A notifier that remembers what it was told."""
+    """A notifier that remembers what it was told; `ran` is what it
+    answers when asked which jobs ran on a node (as sacct would)."""
 
     up: dict[str, str] = field(default_factory=dict)
     down: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    ran: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    asked: list[dict[str, dt.datetime]] = field(default_factory=list)
 
     def node_up(self, name: str, address: str) -> None:
         self.up[name] = address
@@ -85,3 +89,9 @@ class Recorder:
 
     def node_failed(self, name: str, reason: str) -> None:
         self.failed[name] = reason
+
+    def jobs_on(
+        self, since: dict[str, dt.datetime]
+    ) -> dict[str, list[tuple[str, str]]]:
+        self.asked.append(since)
+        return {node: self.ran[node] for node in since if node in self.ran}

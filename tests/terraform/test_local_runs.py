@@ -79,6 +79,7 @@ def test_resume_then_suspend_through_real_terraform(local_root: Path) -> None:
     log = (folder / "log.txt").read_text()
     assert "-target=module.node.terraform_data.instance[" in log
 
+    told.ran = {C1: [("41", "alice"), ("57", "bob")]}  # as sacct says
     ask(config, [C1], "suspend", trigger="hook")
     second = nodes.work(config, ACCOUNT, told)
 
@@ -90,7 +91,9 @@ def test_resume_then_suspend_through_real_terraform(local_root: Path) -> None:
     closed, still_open = journal(config)
     assert closed.node == C1 and closed.ended_at is not None
     assert closed.end_reason == "suspended" and closed.cost is not None
-    assert closed.jobs == "41" and closed.users == "alice"
+    assert closed.jobs == "41,57" and closed.users == "alice,bob"
+    assert [list(asked) for asked in told.asked] == [[C1]]
+    assert told.asked[0][C1] == closed.started_at
     assert still_open.node == C2 and still_open.ended_at is None
     assert runs(config)[-1].summary["destroy"] == 1
     assert Workspace(config, config.account(ACCOUNT)).read_nodes("default") == {
