@@ -3,8 +3,9 @@
 The account's nodes are spread over Terraform workspaces (`default` for
 a small account, `s00`, `s01`, ... for a large one), each with its own
 small state, so the cost of one node change does not grow with the
-number of nodes the account already runs. A node's workspace is a
-stable hash of its name.
+number of nodes the account already runs: Terraform reads (and
+rewrites) the whole state in each command of a run, at ~3 ms per node
+in it. A node's workspace is a stable hash of its name.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from skyway.terraform import render
 from skyway.terraform.runs import RunLog
 
 log = logging.getLogger(__name__)
-SHARD_SIZE = 8
+SHARD_SIZE = 4  # nodes per workspace of a large account, at most
+SMALL_ACCOUNT = 8  # up to this many nodes, one plain workspace
 HASH_FILE = ".skyway-template-hash"
 LAYOUT_FILE = "layout.json"
 
@@ -93,7 +95,9 @@ class Workspace:
         if path.exists():
             return int(json.loads(path.read_text())["workspaces"])
         total = sum(self.account.nodes.values())
-        count = max(1, math.ceil(total / SHARD_SIZE))
+        count = 1
+        if total > SMALL_ACCOUNT:
+            count = math.ceil(total / SHARD_SIZE)
         self.path.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"workspaces": count}) + "\n")
         return count

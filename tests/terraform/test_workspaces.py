@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from skyway import nodes
 from skyway.db import engine
-from skyway.terraform.workspace import SHARD_SIZE, Workspace
+from skyway.terraform.workspace import SHARD_SIZE, SMALL_ACCOUNT, Workspace
 from tests.conftest import _fresh_database
 from tests.terraform.helpers import Recorder, add_account, load, set_settings
 
@@ -66,6 +66,24 @@ def test_a_large_account_spreads_nodes_over_small_workspaces(
     assert [c["address"] for c in summary["resource_changes"]] == [
         f'module.node.terraform_data.instance["{big(1)}"]'
     ]
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (1, ["default"]),
+        (SMALL_ACCOUNT, ["default"]),
+        (SMALL_ACCOUNT + 1, ["s00", "s01", "s02"]),
+        (512, [f"s{i:02d}" for i in range(512 // SHARD_SIZE)]),
+    ],
+)
+def test_small_accounts_keep_one_workspace_large_ones_spread(
+    root: Path, size: int, expected: list[str]
+) -> None:
+    add_account(root, BIG, nodes={"c1": size})
+    config = load(root)
+
+    assert Workspace(config, config.account(BIG)).workspaces == expected
 
 
 def test_the_layout_stays_when_limits_change(root: Path) -> None:
