@@ -112,3 +112,24 @@ def test_console_scripts_are_installed(root: Path) -> None:
         )
         assert done.returncode == 0, (script, done.stderr)
         assert "Usage:" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "module", ["skyway.cli.main", "skyway.cli.user", "skyway.cli.hooks"]
+)
+def test_command_modules_load_no_heavy_library(module: str) -> None:
+    """`--help` and the hooks stay quick: the configuration models, the
+    database layer and the cloud SDKs load only inside commands."""
+    heavy = ["skyway.config", "pydantic", "sqlalchemy", "boto3", "jinja2"]
+    probe = (
+        f"import sys, {module}; "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(  # noqa: S603 - a fixed argument list
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+    assert loaded == []

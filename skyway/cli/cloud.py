@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from skyway.cli.app import Obj, confirm, echo_table, pass_obj
-from skyway.config import Account
 from skyway.errors import InputError, NotFoundError, SkywayError
+
+if TYPE_CHECKING:
+    from skyway.config import Account
 
 INSTANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
 ACTIONS = ("test", "list_", "connect", "rm", "plan", "apply", "history", "show")
