@@ -9,11 +9,8 @@ lets every traceback through.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -72,6 +69,8 @@ class Obj:
     @property
     def who(self) -> str:
         """The admin behind this command, for the audit trail."""
+        import getpass
+
         return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
@@ -146,6 +145,9 @@ def run(
 
 
 def _crash(prog: str, exc: BaseException) -> int:
+    import tempfile
+    import traceback
+
     from skyway import __version__
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
