@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fakes.moto"]
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "etc"
 IN_CI = os.environ.get("CI", "") == "true"

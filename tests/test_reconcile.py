@@ -7,7 +7,6 @@ account's own workspace by hand, as an admin with a shell could.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -328,54 +327,6 @@ def test_without_any_instance_view_nothing_is_called_gone() -> None:
 # holds what Terraform state does not.
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """moto_server on a free loopback port, stopped by its pid."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    binary = Path(sys.executable).with_name("moto_server")
-    server = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-@pytest.fixture
-def moto(moto_server: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh moto and the rcc-aws profile in the test's home."""
-    import urllib.request
-
-    reset = urllib.request.Request(f"{moto_server}/moto-api/reset", b"")
-    urllib.request.urlopen(reset, timeout=10)
-    (Path.home() / ".aws").mkdir(exist_ok=True)
-    (Path.home() / ".aws" / "credentials").write_text(
-        "[rcc-aws]\naws_access_key_id = testing\n"
-        "aws_secret_access_key = testing\n"
-    )
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    return moto_server
-
-
 def ec2() -> Any:
     import boto3
 
@@ -404,7 +355,7 @@ def ec2_state(instance: str) -> str:
 
 
 def test_aws_instance_outside_terraform_is_terminated_after_grace(
-    moto: str, config: Config
+    aws: str, config: Config
 ) -> None:
     stranger = launch(node="rcc-aws-c1-003", account="rcc-aws")
     untagged = launch(purpose="someone's experiment")
@@ -429,7 +380,7 @@ def test_aws_instance_outside_terraform_is_terminated_after_grace(
 
 
 def test_aws_node_whose_instance_vanished_is_failed(
-    moto: str, config: Config
+    aws: str, config: Config
 ) -> None:
     kept = launch(node="rcc-aws-c1-001", account="rcc-aws")
     with engine.session_scope(config.database_url) as session:

@@ -11,11 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
@@ -35,78 +30,19 @@ from tests.conftest import Cli
 from tests.fakes.billing_azure import AzureCosts
 from tests.fakes.billing_gcp import GcpBilling
 from tests.fakes.billing_server import FakeApi, Running, make_certificate
+from tests.fakes.moto import post
 
-MOTO_SERVER = str(Path(sys.executable).parent / "moto_server")
 TODAY = dt.date.today()
 DAY1 = TODAY - dt.timedelta(days=3)
 DAY2 = TODAY - dt.timedelta(days=2)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto in server mode on loopback, recording every request."""
-    folder = tmp_path_factory.mktemp("moto")
-    port = free_port()
-    env = {
-        **os.environ,
-        "MOTO_ENABLE_RECORDING": "True",
-        "MOTO_RECORDER_FILEPATH": str(folder / "recording"),
-    }
-    process = subprocess.Popen(
-        [
-            MOTO_SERVER,
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.kill()
-        process.wait(10)
-
-
-def post(url: str, body: Any = None) -> bytes:
-    data = json.dumps(body).encode() if body is not None else b""
-    request = urllib.request.Request(url, data=data, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return bytes(answer.read())
-
-
 @pytest.fixture
-def moto(moto_server: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A clean moto, boto3 pointed at it, the account's profile in HOME."""
-    post(f"{moto_server}/moto-api/reset")
-    post(f"{moto_server}/moto-api/recorder/reset-recording")
-    post(f"{moto_server}/moto-api/recorder/start-recording")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    aws_dir = Path(os.environ["HOME"]) / ".aws"
-    aws_dir.mkdir(exist_ok=True)
-    (aws_dir / "credentials").write_text(
-        "[rcc-aws]\naws_access_key_id = testing\n"
-        "aws_secret_access_key = testing\n"
-    )
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    return moto_server
+def moto(aws: str) -> str:
+    """A clean moto (see tests.fakes.moto) that records what it is sent."""
+    post(f"{aws}/moto-api/recorder/reset-recording")
+    post(f"{aws}/moto-api/recorder/start-recording")
+    return aws
 
 
 def recorded(moto_url: str) -> list[dict[str, Any]]:
