@@ -21,6 +21,7 @@ from skyway.db import models
 from skyway.errors import InputError
 
 UP_STATES = ("resuming", "up")
+SSH_CONNECT_TIMEOUT = 15  # seconds: an unreachable node fails fast
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def ssh_argv(
             )
         address = row.address
     argv = ["ssh", "-o", "StrictHostKeyChecking=accept-new"]
+    argv += ["-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT}"]
     if vendor.key_file is not None:
         argv += ["-i", str(vendor.key_file)]
     return [*argv, "-l", user, "--", address]
