@@ -241,23 +241,22 @@ def render_wrapper(
 
 
 SPOOL_IN_SHELL = """\
-if [ $# -eq 1 ] && [ -z "${{SKYWAY_HOOK_FOREGROUND:-}}" ]; then
-    case $1 in
-    "" | -* | *[!]A-Za-z0-9._,[-]*) ;;
-    *)
-        now=$(date +%s.%N)
-        name=0${{now%.*}}${{now#*.}}-$${suffix}
-        spool=$SKYWAY_HOOK_SPOOL
-        {{
+spool_call() {{
+    case $1 in "" | -* | *[!]A-Za-z0-9._,[-]*) return 1 ;; esac
+    now=$(date +%s.%N) || return 1
+    case $now in "" | *[!0-9.]* | .* | *. | *.*.*) return 1 ;; esac
+    name=0${{now%.*}}${{now#*.}}-$${suffix}
+    spool=$SKYWAY_HOOK_SPOOL
+    {{
         printf '%s\\n%s\\n%s\\n' {command} "$now" "$1"{resume_text}
-        }} 2>/dev/null >"$spool/.$name" &&
-            mv -f -- "$spool/.$name" "$spool/$name" && {{
-            flock -n -E 75 "$spool/{lock}" true
-            [ $? -ne 75 ] || exit 0
-            exec {run} drain
-        }}
-        ;;
-    esac
+    }} 2>/dev/null >"$spool/.$name" || return 1
+    mv -f -- "$spool/.$name" "$spool/$name"
+}}
+if [ $# -eq 1 ] && [ -z "${{SKYWAY_HOOK_FOREGROUND:-}}" ] &&
+    spool_call "$1"; then
+    flock -n -E 75 "$SKYWAY_HOOK_SPOOL/{lock}" true
+    [ $? -ne 75 ] || exit 0
+    exec {run} drain
 fi"""
 
 

@@ -183,7 +183,12 @@ def test_squeue_and_scancel_while_a_node_powers_up(lab: Lab) -> None:
     listed = lab.command("squeue", "-h", "-o", "%i", timeout=10).stdout
 
     assert job not in listed.split()
-    assert job_state(lab, job) == "CANCELLED"
+    # slurmdbd hears of the cancel a moment after slurmctld acts on it
+    wait_until("sacct to say CANCELLED", lambda: _cancelled(lab, job), 30)
+
+
+def _cancelled(lab: Lab, job: str) -> bool:
+    return job_state(lab, job) == "CANCELLED"
 
 
 def test_failed_boot_leaves_the_node_down_and_the_job_pending(

@@ -112,3 +112,34 @@ def test_foreground_and_unwritable_spool_go_to_python(site: Site) -> None:
         "-S -m skyway.cli.hooks suspend a-c1-002",
     ]
     assert os.listdir(site.folder / "moved") == []
+
+
+def test_a_date_without_nanoseconds_goes_to_python(site: Site) -> None:
+    fake = site.python.parent / "date"  # first on the wrapper's PATH
+    fake.write_text("#!/bin/sh\necho 1796243400.N\n")
+    fake.chmod(0o755)
+
+    assert site.run("suspend", "a-c1-001") == 0
+
+    assert spool.pending(site.spool) == []
+    assert site.python_calls() == ["-S -m skyway.cli.hooks suspend a-c1-001"]
+
+
+def test_the_shipped_example_is_what_update_conf_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    example = conf.PACKAGE_HOME / "slurm" / "skyway-hook.sh.example"
+    lines = example.read_text().splitlines()
+    body = [line for line in lines if not line.startswith("#")]
+    packages = "/opt/skyway/venv/lib/python3.11/site-packages"
+    monkeypatch.setattr(conf, "PACKAGE_HOME", Path(packages))
+
+    text = conf.render_wrapper(
+        "resume",
+        Path("/opt/skyway"),
+        Path("/opt/skyway/state/slurm/spool"),
+        Path("/opt/skyway/venv/bin/python"),
+        "/etc/slurm/slurm.conf",
+    )
+
+    assert body == [x for x in text.splitlines() if not x.startswith("#")]
