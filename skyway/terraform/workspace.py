@@ -80,7 +80,28 @@ class Workspace:
             self.run("init", ["-input=false", "-no-color"], log_to)
             hash_file.write_text(digest)
             self._selected = ""
+        self._relayout_when_empty()
         return digest
+
+    def _relayout_when_empty(self) -> None:
+        """Give an account whose limits changed the layout its new size
+        calls for, once no node is desired or left in any state: a
+        state is never split, so a layout only changes while empty."""
+        stored, wanted = self._layout(), self._count_for_limits()
+        if stored == wanted:
+            return
+        if any(self.read_nodes(name) for name in self.workspaces):
+            return
+        if any(self.state_nodes(name) for name in self.workspaces):
+            return
+        self._write_layout(wanted)
+        self._selected = ""
+        log.info(
+            "%s: layout of %d workspace(s) now %d (limits changed)",
+            self.account.name,
+            stored,
+            wanted,
+        )
 
     @property
     def workspaces(self) -> list[str]:
@@ -94,13 +115,22 @@ class Workspace:
         path = self.path / LAYOUT_FILE
         if path.exists():
             return int(json.loads(path.read_text())["workspaces"])
-        total = sum(self.account.nodes.values())
-        count = 1
-        if total > SMALL_ACCOUNT:
-            count = math.ceil(total / SHARD_SIZE)
-        self.path.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"workspaces": count}) + "\n")
+        count = self._count_for_limits()
+        self._write_layout(count)
         return count
+
+    def _count_for_limits(self) -> int:
+        total = sum(self.account.nodes.values())
+        if total <= SMALL_ACCOUNT:
+            return 1
+        return math.ceil(total / SHARD_SIZE)
+
+    def _write_layout(self, count: int) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"workspaces": count}) + "\n"
+        tmp = self.path / f"{LAYOUT_FILE}.tmp"
+        tmp.write_text(text)
+        tmp.replace(self.path / LAYOUT_FILE)
 
     def workspace_of(self, node: str) -> str:
         """The workspace that holds `node`: a stable hash of its name."""

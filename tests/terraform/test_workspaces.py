@@ -86,16 +86,26 @@ def test_small_accounts_keep_one_workspace_large_ones_spread(
     assert Workspace(config, config.account(BIG)).workspaces == expected
 
 
-def test_the_layout_stays_when_limits_change(root: Path) -> None:
-    add_account(root, BIG, nodes={"c1": 100})
-    config = load(root)
-    count = math.ceil(100 / SHARD_SIZE)
-    assert len(Workspace(config, config.account(BIG)).workspaces) == count
+def test_the_layout_follows_new_limits_once_no_node_runs(root: Path) -> None:
+    network = {"network": "10.8.0.0/24"}
+    add_account(root, BIG, nodes={"c1": 6}, local=network)
+    assert ask(root, [big(1)], "resume").up
+    add_account(root, BIG, nodes={"c1": 40}, local=network)
 
-    add_account(root, BIG, nodes={"c1": 999})
+    busy = ask(root, [big(2)], "resume")  # big(1) still runs: no change
     config = load(root)
+    workspace = Workspace(config, config.account(BIG))
+    assert busy.up and workspace.workspaces == ["default"]
 
-    assert len(Workspace(config, config.account(BIG)).workspaces) == count
+    ask(root, [big(1), big(2)], "suspend")
+    again = ask(root, [big(3)], "resume")  # empty now: the new layout
+
+    assert list(again.up) == [big(3)]
+    count = math.ceil(40 / SHARD_SIZE)
+    assert workspace.workspaces == [f"s{i:02d}" for i in range(count)]
+    where = workspace.workspace_of(big(3))
+    assert set(workspace.state_nodes(where)) == {big(3)}
+    assert workspace.state_nodes("default") == {}
 
 
 @pytest.fixture
