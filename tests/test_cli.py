@@ -133,3 +133,15 @@ def test_command_modules_load_no_heavy_library(module: str) -> None:
     ).stdout.split()
 
     assert loaded == []
+
+
+def test_tables_keep_cell_text_and_right_align_numbers() -> None:
+    from skyway.cli.app import table
+
+    rows = [["c1", "0.00", "$1,024.50", 7], ["c8", "12.50", "-", 10]]
+    text = table(rows, ["type", "hours", "cost", "nodes"])
+    lines = text.splitlines()
+
+    assert lines[2] == "c1         0.00  $1,024.50        7"
+    assert lines[3] == "c8        12.50          -       10"
+    assert table([["a", "-"]], ["x", "y"]).splitlines()[2] == "a    -"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -78,10 +79,42 @@ pass_obj = click.make_pass_decorator(Obj, ensure=True)
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A plain text table with a header rule, as admins read in a tty."""
+    """A plain text table with a header rule, as admins read in a tty.
+
+    Cells print as they were formatted (`0.50` stays `0.50`); columns
+    of numbers only are right-aligned.
+    """
     from tabulate import tabulate
 
-    return tabulate(rows, headers=list(headers), tablefmt="simple")
+    columns = list(zip(*rows, strict=True)) or [() for _ in headers]
+    align = ["right" if _numbers(cells) else "left" for cells in columns]
+    return tabulate(
+        rows,
+        headers=list(headers),
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=align,
+    )
+
+
+_NUMBER = re.compile(r"-?\$?[\d,]*\d(\.\d+)?")
+
+
+def _numbers(cells: Sequence[object]) -> bool:
+    """Numbers, or text such as `1,024.50` or `$6.00`, `-` for a gap."""
+    from decimal import Decimal
+
+    def number(cell: object) -> bool:
+        if isinstance(cell, bool):
+            return False
+        if isinstance(cell, int | float | Decimal):
+            return True
+        return isinstance(cell, str) and bool(_NUMBER.fullmatch(cell))
+
+    gaps = [cell == "-" for cell in cells]
+    return not all(gaps) and all(
+        gap or number(cell) for gap, cell in zip(gaps, cells, strict=True)
+    )
 
 
 def echo_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
