@@ -158,6 +158,17 @@ def ensure_worker(config: Config, account: str) -> None:
     log.info("started a worker for %s", account)
 
 
+def wake_if_pending(config: Config, account: str) -> None:
+    """Start a worker for requests queued while the lock was held.
+
+    A hook that finds the account's lock taken leaves its request to the
+    holder. A worker looks again as it lets go; anything else that holds
+    the lock (an admin's plan or apply) calls this once it is done.
+    """
+    if has_pending(config, account):
+        ensure_worker(config, account)
+
+
 def work(
     config: Config, account: str, notifier: Notifier | None = None
 ) -> WorkResult:
@@ -177,7 +188,7 @@ def work(
             except BaseException:
                 _requeue_abandoned(config, account)
                 raise
-        if not _has_pending(config, account) or not locks.is_free(
+        if not has_pending(config, account) or not locks.is_free(
             config, account
         ):
             return result
@@ -234,7 +245,8 @@ def _take_pending(session: Session, account: str) -> list[Request]:
     return taken
 
 
-def _has_pending(config: Config, account: str) -> bool:
+def has_pending(config: Config, account: str) -> bool:
+    """True when a request of the account waits for a worker."""
     table = models.NodeRequest
     query = (
         select(table.id)

@@ -242,6 +242,7 @@ def plan(obj: Obj, account: Account, _: object, __: bool) -> int:
             session, obj.config, account.name, desired, obj.who, progress
         )
         summary = run.row.summary
+    nodes.wake_if_pending(obj.config, account.name)
     click.echo(f"✓ run {run.id} planned: {plans.describe(summary)}")
     _echo_changes(summary)
     click.echo(f"  plan and log in {run.dir}")
@@ -251,7 +252,7 @@ def plan(obj: Obj, account: Account, _: object, __: bool) -> int:
 
 def apply(obj: Obj, account: Account, which: str, yes: bool) -> int:
     """Apply a saved plan after confirmation."""
-    from skyway import locks
+    from skyway import locks, nodes
     from skyway.terraform import admin
     from skyway.terraform import plan as plans
     from skyway.vendors import inventory
@@ -269,6 +270,7 @@ def apply(obj: Obj, account: Account, which: str, yes: bool) -> int:
         )
         inventory.refresh_instances(session, account.name, outputs)
         status, error = run.row.status, run.row.error
+    nodes.wake_if_pending(obj.config, account.name)
     if status != "applied":
         raise SkywayError(f"run {run.id} failed: {error} (log: {run.dir})")
     click.echo(f"✓ run {run.id} applied the plan of run {row.id}")

@@ -18,6 +18,38 @@ from skyway.slurm.lab import Lab
 from tests.conftest import IN_CI
 
 ACCOUNT = "demo-local"
+LOG_TAIL = 80
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None]:
+    """A failed end-to-end test shows what Slurm and Skyway logged.
+
+    CI keeps only the console, so the queue, the nodes and the tails of
+    the hooks', workers' and daemons' logs go into the report.
+    """
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    lab = getattr(item, "funcargs", {}).get("lab")
+    if report.when != "call" or not report.failed or lab is None:
+        return
+    for title, argv in (
+        ("squeue", ["squeue", "-a", "-o", "%i %u %T %r %N"]),
+        ("sinfo", ["sinfo", "-N", "-h", "-o", "%N %T %E"]),
+    ):
+        out = lab.command(*argv, check=False)
+        report.sections.append((title, out.stdout + out.stderr))
+    for path in _logs(lab):
+        lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+        report.sections.append((f"tail of {path.name}", "\n".join(lines)))
+
+
+def _logs(lab: Lab) -> list[Path]:
+    state = lab.root / "state"
+    folders = (state / "log", state / "logs", lab.folder / "slurm" / "log")
+    return [path for folder in folders for path in sorted(folder.glob("*.log"))]
 
 
 @pytest.fixture(scope="package")
