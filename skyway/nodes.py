@@ -144,7 +144,7 @@ def ensure_worker(config: Config, account: str) -> None:
         "--root",
         str(config.root),
     ]
-    logs = config.state_dir / "logs"
+    logs = config.state_dir / "log"
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / f"worker-{account}.log").open("ab") as out:
         subprocess.Popen(  # noqa: S603 - an argument list, no shell

@@ -195,7 +195,7 @@ def test_ensure_worker_starts_a_worker_that_drains_the_queue(
     wait_for_queue(config)
 
     assert count(config, models.NodeMap, state="up") == 2
-    log = (burst_root / "state" / "logs" / f"worker-{BURST}.log").read_text()
+    log = (burst_root / "state" / "log" / f"worker-{BURST}.log").read_text()
     assert f"worker for {BURST}: 2 requests" in log
 
 

@@ -48,7 +48,7 @@ def pytest_runtest_makereport(
 
 def _logs(lab: Lab) -> list[Path]:
     state = lab.root / "state"
-    folders = (state / "log", state / "logs", lab.folder / "slurm" / "log")
+    folders = (state / "log", lab.folder / "slurm" / "log")
     return [path for folder in folders for path in sorted(folder.glob("*.log"))]
 
 
