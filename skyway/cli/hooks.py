@@ -43,6 +43,8 @@ RESUME_FAIL_REASON = "did not register within ResumeTimeout"
 LINGER = 2.0
 QUIET = 0.3
 COLLECT = 3.0
+RETRIES = 5
+RETRY_WAIT = 1.0
 PROGRAMS = {
     "resume": "skyway-resume",
     "suspend": "skyway-suspend",
@@ -167,15 +169,28 @@ def _serve(config: Config, folder: Path, lock: IO[str]) -> None:
 
     A lone call starts its worker at once. When more calls arrive while
     one is handled, it is a burst: workers start once the calls pause
-    (QUIET) or after COLLECT at most, so the burst becomes one run.
+    (QUIET) or after COLLECT at most, so the burst becomes one run. A
+    call leaves the spool only once its requests are queued; calls that
+    fail are tried again (the database may be away for a moment), and
+    after RETRIES one by one, setting aside only those that still fail.
     """
     waiting: set[str] = set()
     last = burst = 0.0
+    failures = 0
     while True:
         now = time.monotonic()
-        items = spool.take(folder)
-        if items:
-            waiting |= _logged(_handle, config, items)[0]
+        calls = spool.read(folder)
+        if calls:
+            failures += 1
+            if failures < RETRIES:
+                touched = _try(config, folder, calls)
+            else:
+                touched = _one_by_one(config, folder, calls)
+            if touched is None:
+                time.sleep(RETRY_WAIT)
+                continue
+            failures = 0
+            waiting |= touched
             last = now
             if spool.pending(folder):
                 burst = burst or now
@@ -183,20 +198,57 @@ def _serve(config: Config, folder: Path, lock: IO[str]) -> None:
         calm = now - last >= QUIET or now - (burst or now) >= COLLECT
         if waiting and (not burst or calm):
             for account in sorted(waiting):
-                _start_worker(config, account, lock)
+                _logged(_start_worker, config, account, lock, fatal=False)
             waiting, burst = set(), 0.0
         if not waiting and now - last >= LINGER:
             return
         time.sleep(0.05)
 
 
-def _logged(step: Callable[..., Any], config: Config, *args: Any) -> Any:
-    """Run a step; a failure lands in the hooks log, then raises."""
+Calls = list[tuple[Path, spool.Call]]
+
+
+def _try(config: Config, folder: Path, calls: Calls) -> set[str] | None:
+    """Queue the calls' requests in one go; None if it failed."""
+    handled = _logged(_handle, config, [c for _, c in calls], fatal=False)
+    if handled is None:
+        return None
+    spool.done([path for path, _ in calls])
+    return set(handled[0])
+
+
+def _one_by_one(config: Config, folder: Path, calls: Calls) -> set[str]:
+    """The last try: each call alone; one that fails is set aside."""
+    touched: set[str] = set()
+    for path, item in calls:
+        handled = _logged(_handle, config, [item], fatal=False)
+        if handled is None:
+            place = spool.set_aside(folder, [path])
+            log.error(
+                "set aside %s %s after %d tries: see %s",
+                item.hook,
+                item.hostlist,
+                RETRIES,
+                place / path.name,
+            )
+            continue
+        spool.done([path])
+        touched |= handled[0]
+    return touched
+
+
+def _logged(
+    step: Callable[..., Any], config: Config, *args: Any, fatal: bool = True
+) -> Any:
+    """Run a step; a failure lands in the hooks log, then raises, or
+    returns None when it is not `fatal`."""
     try:
         return step(config, *args)
     except Exception:
         log.exception("%s failed", step.__name__.strip("_"))
-        raise
+        if fatal:
+            raise
+        return None
 
 
 def _handle(config: Config, items: list[spool.Call]) -> tuple[set[str], int]:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SPOOL_VAR = "SKYWAY_HOOK_SPOOL"
 LOCK_NAME = ".drainer.lock"
 SUFFIX = ".call"
+FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,41 @@ def pending(folder: Path) -> list[Path]:
     return sorted(folder.glob(f"[0-9]*{SUFFIX}"))
 
 
-def take(folder: Path) -> list[Call]:
-    """Read and remove every waiting call; unreadable ones are dropped."""
+def read(folder: Path) -> list[tuple[Path, Call]]:
+    """Every waiting call with its file, oldest first; the files stay
+    until `done`, so a call whose handling fails is not lost. An
+    unreadable file is dropped with a warning."""
     calls = []
     for path in pending(folder):
         try:
-            calls.append(parse(path.read_text()))
+            calls.append((path, parse(path.read_text())))
         except (OSError, ValueError) as exc:
             log.warning("dropped unreadable hook call %s: %s", path.name, exc)
-        path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
     return calls
+
+
+def done(paths: list[Path]) -> None:
+    """Remove calls that were handled."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def set_aside(folder: Path, paths: list[Path]) -> Path:
+    """Move calls that keep failing into `failed/`, for an admin."""
+    failed = folder / FAILED
+    failed.mkdir(exist_ok=True)
+    for path in paths:
+        if path.exists():
+            os.replace(path, failed / path.name)
+    return failed
+
+
+def take(folder: Path) -> list[Call]:
+    """Read and remove every waiting call."""
+    calls = read(folder)
+    done([path for path, _ in calls])
+    return [call for _, call in calls]
 
 
 def parse(text: str) -> Call:

@@ -113,3 +113,69 @@ def test_a_drainer_is_not_started_for_an_empty_spool(tmp_path: Path) -> None:
     lock = spool.try_lock(tmp_path)  # nobody kept it
     assert lock is not None
     lock.close()
+
+
+def test_a_call_that_fails_stays_spooled_and_is_tried_again(
+    site: str, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = root / "state" / "slurm" / "spool"
+    spool.put(folder, spool.Call("suspend", "rcc-azure-c8-001", 1.0))
+    real = hooks._handle
+    tries: list[int] = []
+
+    def flaky(cfg: config.Config, items: list[spool.Call]) -> object:
+        tries.append(len(items))
+        if len(tries) < 3:
+            raise RuntimeError("database is away")
+        return real(cfg, items)
+
+    monkeypatch.setattr(hooks, "_handle", flaky)
+    monkeypatch.setattr(hooks, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(hooks, "LINGER", 0.1)
+    monkeypatch.setattr(hooks, "_start_worker", lambda *_: None)
+    lock = spool.try_lock(folder)
+    assert lock is not None
+
+    hooks._serve(config.load(root), folder, lock)
+    lock.close()
+
+    assert tries == [1, 1, 1]
+    assert _requests(site) == [
+        ("rcc-azure-c8-001", "suspend", "hook:skyway-suspend")
+    ]
+    assert spool.pending(folder) == []
+
+
+def test_a_call_that_keeps_failing_is_set_aside_alone(
+    site: str,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    folder = root / "state" / "slurm" / "spool"
+    spool.put(folder, spool.Call("suspend", "rcc-azure-c8-001", 1.0))
+    spool.put(folder, spool.Call("suspend", "rcc-azure-c8-002", 2.0))
+    real = hooks._handle
+
+    def poisoned(cfg: config.Config, items: list[spool.Call]) -> object:
+        if any(item.hostlist.endswith("001") for item in items):
+            raise RuntimeError("this call always fails")
+        return real(cfg, items)
+
+    monkeypatch.setattr(hooks, "_handle", poisoned)
+    monkeypatch.setattr(hooks, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(hooks, "LINGER", 0.1)
+    monkeypatch.setattr(hooks, "_start_worker", lambda *_: None)
+    lock = spool.try_lock(folder)
+    assert lock is not None
+
+    hooks._serve(config.load(root), folder, lock)
+    lock.close()
+
+    assert _requests(site) == [
+        ("rcc-azure-c8-002", "suspend", "hook:skyway-suspend")
+    ]
+    assert spool.pending(folder) == []
+    [aside] = (folder / spool.FAILED).iterdir()
+    assert spool.parse(aside.read_text()).hostlist == "rcc-azure-c8-001"
+    assert "set aside suspend rcc-azure-c8-001 after 5 tries" in caplog.text

@@ -44,3 +44,23 @@ def test_one_drainer_at_a_time(tmp_path: Path) -> None:
     second = spool.try_lock(tmp_path)
     assert second is not None
     second.close()
+
+
+def test_a_read_call_stays_until_done(tmp_path: Path) -> None:
+    spool.put(tmp_path, spool.Call("resume", "a-c1-001", 1.0))
+
+    [(path, call)] = spool.read(tmp_path)
+
+    assert call.hostlist == "a-c1-001"
+    assert spool.pending(tmp_path) == [path]
+    spool.done([path])
+    assert spool.pending(tmp_path) == []
+
+
+def test_set_aside_moves_a_call_out_of_the_queue(tmp_path: Path) -> None:
+    path = spool.put(tmp_path, spool.Call("resume", "a-c1-001", 1.0))
+
+    place = spool.set_aside(tmp_path, [path])
+
+    assert spool.pending(tmp_path) == []
+    assert (place / path.name).exists()
