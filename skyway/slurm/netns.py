@@ -3,9 +3,9 @@
 A node gets a namespace `sky-<node>` with a veth on a host bridge and
 its own address, and runs its own slurmd there. slurmctld ignores a
 registration from a node that booted before it was resumed, so slurmd
-starts in a fresh time namespace whose uptime starts near zero (the
-host's long uptime would claim an old boot), and no earlier than the
-second after its resume request. (`ip netns exec` is avoided: it
+starts in a fresh time namespace whose clock starts at zero (the host's
+long uptime would claim an old boot), at an instant Slurm counts as
+after its resume request (`boot_wait`). (`ip netns exec` is avoided: it
 remounts /sys without cgroups, which slurmd needs; `nsenter --net`
 keeps them.)"""
 
@@ -28,6 +28,7 @@ from skyway.slurm import scontrol
 log = logging.getLogger(__name__)
 NETNS_DIR = Path("/run/netns")
 PREFIX = "sky-"
+SETTLE = 0.005  # past the boot clock's whole second, not just at it
 DEFAULT_BRIDGE = "skybr0"
 DEFAULT_NETWORK = LocalIds().network
 
@@ -89,8 +90,7 @@ def start_node(config: Config, account: str, name: str, address: str) -> None:
     try:
         _plumb(namespace(name), _veth(name), bridge, interface)
         scontrol.set_address(name, str(interface.ip))
-        _after_resume_second(config, name)
-        _start_slurmd(name)
+        _start_slurmd(config, name)
     except CommandError:
         teardown(name)
         raise
@@ -157,24 +157,24 @@ def _plumb(
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
 
 
-def _after_resume_second(config: Config, node: str) -> None:
-    """Wait, if need be, until the second after the node's resume request.
+def boot_wait(resumed: float | None, wall: float, boottime: float) -> float:
+    """Seconds to wait before a node may start slurmd, for Slurm to take it.
 
-    slurmctld accepts a registration only if the boot time it implies,
-    its clock's second minus the uptime slurmd reports, is not before
-    the second it asked for the resume. The kernel rounds uptime up to
-    a whole second, so a node up within that same second would be
-    ignored until ResumeTimeout. The resume request was queued after
-    slurmctld asked, so its second is a safe bound.
+    slurmctld takes a node's boot time to be its clock's second minus
+    the uptime slurmd reports (the kernel rounds it up), and ignores a
+    registration whose boot time falls before the second in which it
+    asked for the resume. slurmd starts in a time namespace whose clock
+    reads zero at the last whole second of the host's boot clock, and
+    that instant is the boot Slurm computes, however long slurmd takes
+    to register. So it must fall in a second after the resume request:
+    the first whole boot-clock second that does is the earliest start.
+    `wall` and `boottime` are the two clocks read at one moment.
     """
-    requested = _resume_requested(config, node)
-    if requested is None:
-        return
-    stamp = requested.replace(tzinfo=dt.UTC).timestamp()
-    delay = math.floor(stamp) + 1 - time.time()
-    if 0 < delay <= 1:
-        log.info("node %s waits %.2f s for Slurm's next second", node, delay)
-        time.sleep(delay)
+    if resumed is None:
+        return 0.0
+    zero = wall - boottime  # the wall time at boot clock zero
+    first = math.ceil(math.floor(resumed) + 1 - zero)
+    return max(0.0, first - boottime)
 
 
 def _resume_requested(config: Config, node: str) -> dt.datetime | None:
@@ -194,24 +194,23 @@ def _resume_requested(config: Config, node: str) -> dt.datetime | None:
         return session.scalar(query)
 
 
-def _start_slurmd(node: str) -> None:
-    """slurmd daemonizes, so this returns once it has forked away.
-
-    The namespace's clock starts near zero, and early in one of the
-    host's uptime seconds, so that slurmd reports an uptime of one
-    second (the kernel's rounding up) when it registers.
-    """
-    uptime = _uptime()
-    if uptime % 1 > 0.5:
-        time.sleep(1.01 - uptime % 1)
-        uptime = _uptime()
+def _start_slurmd(config: Config, node: str) -> None:
+    """slurmd daemonizes, so this returns once it has forked away."""
+    requested = _resume_requested(config, node)
+    resumed = None
+    if requested is not None:
+        resumed = requested.replace(tzinfo=dt.UTC).timestamp()
+    wait = boot_wait(resumed, time.time(), _boottime())
+    if wait > 0:
+        log.info("node %s waits %.2f s for Slurm's next second", node, wait)
+        time.sleep(wait + SETTLE)
     run(
         [
             "nsenter",
             f"--net={NETNS_DIR / namespace(node)}",
             "unshare",
             "--time",
-            f"--boottime=-{int(uptime)}",
+            f"--boottime=-{math.floor(_boottime())}",
             "slurmd",
             "-N",
             node,
@@ -220,8 +219,8 @@ def _start_slurmd(node: str) -> None:
     )
 
 
-def _uptime() -> float:
-    return float(Path("/proc/uptime").read_text().split()[0])
+def _boottime() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 def _kill_all(ns: str, grace: float = 5.0) -> None:
