@@ -18,6 +18,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from skyway import locks, names
 from skyway.config import Account, Config
 from skyway.db import models
 from skyway.db.engine import get_engine, session_scope
-from skyway.errors import InputError
+from skyway.errors import InputError, LockTimeout
 
 log = logging.getLogger(__name__)
 ACTIONS = ("resume", "suspend", "fail", "remove")
@@ -181,28 +182,34 @@ def work(
     notifier = notifier or default_notifier(config)
     result = WorkResult()
     timeout = float(config.settings.terraform.lock_timeout)
+    again = False
     while True:
-        with locks.account_lock(config, account, timeout=timeout):
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(
+                    locks.account_lock(config, account, timeout=timeout)
+                )
+            except LockTimeout:
+                if again:
+                    return result  # its holder sees them as it lets go
+                raise
             try:
                 _drain(config, settings, notifier, result)
             except BaseException:
                 _requeue_abandoned(config, account)
                 raise
-        if not has_pending(config, account) or not locks.is_free(
-            config, account
-        ):
+        if not has_pending(config, account):
             return result
-        timeout = 0
+        again, timeout = True, 0
 
 
 def _drain(
     config: Config, account: Account, notifier: Notifier, result: WorkResult
 ) -> None:
-    """Rounds until nothing is pending; the first also takes back the
-    requests a dead worker left running (we hold the lock now)."""
-    first = True
-    while Batch(config, account, notifier, result).run(requeue=first):
-        first = False
+    """One batch of every pending request, and those a dead worker left
+    running (we hold the lock now). Requests queued meanwhile are seen
+    by `work` once the lock is let go."""
+    Batch(config, account, notifier, result).run()
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,8 @@ class Request:
 
 
 def _take_pending(session: Session, account: str) -> list[Request]:
-    """Every pending request of the account, now marked running."""
+    """Every pending request of the account, now marked running, and any
+    left running by a worker that died (the caller holds the lock)."""
     table = models.NodeRequest
     columns = (
         table.id,
@@ -231,16 +239,18 @@ def _take_pending(session: Session, account: str) -> list[Request]:
         table.reason,
     )
     rows = session.execute(
-        select(*columns)
-        .where(table.account == account, table.state == "pending")
+        select(*columns, table.state)
+        .where(
+            table.account == account,
+            table.state.in_(("pending", "running")),
+        )
         .order_by(table.id)
     ).all()
-    taken = [Request(*row) for row in rows]
-    if taken:
+    taken = [Request(*row[:-1]) for row in rows]
+    waiting = [row.id for row in rows if row.state == "pending"]
+    if waiting:
         session.execute(
-            update(table)
-            .where(table.id.in_([req.id for req in taken]))
-            .values(state="running")
+            update(table).where(table.id.in_(waiting)).values(state="running")
         )
     return taken
 
@@ -348,7 +358,7 @@ class Batch:
         self.jobs: dict[str, list[str]] = {}
         self.users: dict[str, list[str]] = {}
 
-    def run(self, requeue: bool = False) -> bool:
+    def run(self) -> bool:
         """One round; False when nothing was pending.
 
         Two transactions: one takes the requests, marks the nodes and
@@ -357,8 +367,6 @@ class Batch:
         """
         url = self.config.database_url
         with session_scope(url) as session:
-            if requeue:
-                _requeue(session, self.account.name)
             self.requests = _take_pending(session, self.account.name)
             if not self.requests:
                 return False
@@ -642,16 +650,23 @@ class Batch:
         self.notifier.node_failed(node, error)
 
     def _close_requests(self, session: Session, run_id: int | None) -> None:
-        now = models.utcnow()
+        table = models.NodeRequest
+        closed = {"run_id": run_id, "done_at": models.utcnow()}
+        done = [r.id for r in self.requests if r.node not in self.errors]
+        if done:
+            session.execute(
+                update(table)
+                .where(table.id.in_(done))
+                .values(state="done", error="", **closed)
+            )
         for req in self.requests:
-            row = session.get(models.NodeRequest, req.id)
-            if row is None:
-                continue
-            error = self.errors.get(req.node, "")
-            row.state = "failed" if error else "done"
-            row.error = error[:2000]
-            row.run_id = run_id
-            row.done_at = now
+            error = self.errors.get(req.node)
+            if error:
+                session.execute(
+                    update(table)
+                    .where(table.id == req.id)
+                    .values(state="failed", error=error[:2000], **closed)
+                )
 
 
 _END_REASONS = {"suspend": "suspended", "fail": "failed", "remove": "removed"}
