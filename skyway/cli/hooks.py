@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("skyway.hooks")
 LOG_NAME = "hooks.log"
+CRASH_LOG = "drainer-errors.log"
 FOREGROUND_VAR = "SKYWAY_HOOK_FOREGROUND"
 RESUME_FILE_VAR = "SLURM_RESUME_FILE"
 RESUME_FAIL_REASON = "did not register within ResumeTimeout"
@@ -87,9 +88,23 @@ def drain(root: str | None, folder: Path | None = None) -> int:
     try:
         _drain(root, folder, lock)
         code = 0
+    except BaseException:
+        _note_crash(folder)
     finally:  # the drainer never returns into its caller's stack
         logging.shutdown()
         os._exit(code)
+
+
+def _note_crash(folder: Path) -> None:
+    """Say why the drainer stopped, beside the spool: it may not have
+    got as far as opening the hooks' log (a broken configuration)."""
+    import traceback
+
+    log.exception("the drainer stopped")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with (folder / CRASH_LOG).open("a") as out:
+        out.write(f"{stamp} drainer {os.getpid()} stopped:\n")
+        out.write(traceback.format_exc())
 
 
 def _foreground() -> bool:

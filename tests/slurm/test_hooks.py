@@ -179,3 +179,24 @@ def test_a_call_that_keeps_failing_is_set_aside_alone(
     [aside] = (folder / spool.FAILED).iterdir()
     assert spool.parse(aside.read_text()).hostlist == "rcc-azure-c8-001"
     assert "set aside suspend rcc-azure-c8-001 after 5 tries" in caplog.text
+
+
+def test_a_drainer_that_cannot_start_says_why_beside_the_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(hooks.FOREGROUND_VAR, raising=False)
+    folder = tmp_path / "spool"
+    spool.put(folder, spool.Call("resume", "demo-local-c1-001", 1.0))
+
+    assert hooks.drain(str(tmp_path / "no-such-root"), folder) == 0
+
+    errors = folder / hooks.CRASH_LOG
+
+    def said() -> str:
+        return errors.read_text() if errors.exists() else ""
+
+    deadline = time.monotonic() + 30
+    while "not a Skyway root" not in said() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "drainer" in said() and "no-such-root" in said()
+    assert len(spool.pending(folder)) == 1  # kept for a working drainer
