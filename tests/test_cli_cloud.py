@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from skyway import nodes
 from skyway.cli import cloud
 from skyway.cli.app import Obj
+from skyway.config import Config
 from skyway.db import engine, models
 from tests.conftest import Cli
 from tests.terraform.helpers import Recorder, load
@@ -53,6 +55,30 @@ def test_plan_apply_history_and_show(cli: Cli, root: Path) -> None:
     assert "create" in shown.out
     assert f'module.node.terraform_data.instance["{C1}"]' in shown.out
     assert "plan.tfplan" not in shown.out and "folder:" in shown.out
+
+
+def test_a_request_queued_during_a_plan_gets_a_worker_after_it(
+    cli: Cli, root: Path
+) -> None:
+    """A hook that found the lock held by an admin's plan left its
+    request queued; the plan starts a worker for it as it lets go."""
+    config = load(root)
+    with engine.session_scope(config.database_url) as session:
+        nodes.request(session, ACCOUNT, [C1], "resume", trigger="hook")
+
+    planned = cli("cloud", ACCOUNT, "--plan")
+
+    assert planned.code == 0, planned.err
+    deadline = time.monotonic() + 60
+    while nodes.has_pending(config, ACCOUNT) or _up(config) != "up":
+        assert time.monotonic() < deadline, "no worker served the request"
+        time.sleep(0.2)
+
+
+def _up(config: Config) -> str:
+    with engine.session_scope(config.database_url) as session:
+        row = session.get(models.NodeMap, C1)
+        return row.state if row is not None else ""
 
 
 def test_a_full_plan_puts_back_a_node_the_workspace_lost(
