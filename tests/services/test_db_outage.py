@@ -1,7 +1,8 @@
 """A database outage: services carry on when it returns, no restart.
 
 The service talks to a real MariaDB or PostgreSQL through a proxy that
-cuts every connection for a while (parametrized; short in CI).
+cuts every connection for a while: six seconds, and a full minute for
+the main test (SKYWAY_TEST_OUTAGE=6 keeps it short while developing).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.test_reconcile import load, records
 NODE = "demo-local-c1-001"
 
 OUTAGES = [
-    float(s) for s in os.environ.get("SKYWAY_TEST_OUTAGE", "6").split(",")
+    float(s) for s in os.environ.get("SKYWAY_TEST_OUTAGE", "6,60").split(",")
 ]
 
 
