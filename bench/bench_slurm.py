@@ -245,9 +245,16 @@ def submit_to_running(
         bench.wait("the job to run", lambda: _running(lab, job), 300)
         running = time.time()
     ctld = (lab.harness.path("log", "slurmctld.log")).read_text()
-    hooks = (lab.root / "state" / "log" / "hooks.log").read_text()
     called = stamp(ctld, rf"power_save: pid \d+ waking nodes .*{node}")
-    up = stamp(hooks, rf"node {node} is up at")
+    # slurmd may register (and the job start) before the worker, still
+    # closing its Terraform run, logs the node as up.
+    hooks = lab.root / "state" / "log" / "hooks.log"
+    bench.wait(
+        f"{node} logged as up",
+        lambda: stamp(hooks.read_text(), rf"node {node} is up at"),
+        60,
+    )
+    up = stamp(hooks.read_text(), rf"node {node} is up at")
     if called is None or up is None:
         raise SystemExit(f"bench_slurm: no resume/up lines for {node}")
     total = running - submitted
