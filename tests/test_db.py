@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from skyway import config
 from skyway.db import engine, models
@@ -68,3 +69,34 @@ def test_sync_removes_users_no_longer_listed(
 
     assert report.users_removed == ["demo-local:alice"]
     assert left == ["root"]
+
+
+def test_a_connection_that_fails_its_ping_is_replaced(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has no server connection to lose")
+    pool = engine.get_engine(db_url)
+    with pool.connect() as conn:
+        first = conn.connection.dbapi_connection
+    dialect = pool.dialect
+    real_ping = dialect.do_ping
+    pings: list[object] = []
+
+    def ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        if len(pings) == 1:  # as psycopg reports a reset under the ping
+            raise dialect.loaded_dbapi.ProgrammingError(
+                "can't change 'autocommit' now: connection in transaction"
+                " status ACTIVE"
+            )
+        return bool(real_ping(dbapi_connection))
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
+
+    with pool.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+        second = conn.connection.dbapi_connection
+
+    assert pings and pings[0] is first
+    assert second is not first

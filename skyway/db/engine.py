@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,7 +61,19 @@ def _create(url: str) -> Engine:
         raise DatabaseError(f"bad database URL {redact(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "handle_error", _failed_ping_drops_connection)
     return engine
+
+
+def _failed_ping_drops_connection(context: ExceptionContext) -> None:
+    """A pooled connection that fails its ping is replaced, whatever the
+    driver calls the failure: psycopg may report a connection reset
+    under the ping as a ProgrammingError about its transaction state,
+    which would otherwise reach the caller instead of a new connection.
+    """
+    if context.is_pre_ping:
+        context.is_disconnect = True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
