@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, text
 from skyway import config
 from skyway.db import engine, models
 from skyway.db.sync import sync_accounts
+from tests.conftest import _fresh_database
 
 
 def test_migrate_creates_every_table(db_url: str) -> None:
@@ -71,12 +73,16 @@ def test_sync_removes_users_no_longer_listed(
     assert left == ["root"]
 
 
+@pytest.fixture(params=["mariadb", "postgres"])
+def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database on a server (SQLite has no connection to lose)."""
+    yield from _fresh_database(request.param)
+
+
 def test_a_connection_that_fails_its_ping_is_replaced(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("SQLite has no server connection to lose")
-    pool = engine.get_engine(db_url)
+    pool = engine.get_engine(server_url)
     with pool.connect() as conn:
         first = conn.connection.dbapi_connection
     dialect = pool.dialect
