@@ -269,17 +269,13 @@ def has_pending(config: Config, account: str) -> bool:
 
 def _requeue_abandoned(config: Config, account: str) -> None:
     """Requests left running by a worker that died go back to pending."""
-    with session_scope(config.database_url) as session:
-        _requeue(session, account)
-
-
-def _requeue(session: Session, account: str) -> None:
     table = models.NodeRequest
-    session.execute(
-        update(table)
-        .where(table.account == account, table.state == "running")
-        .values(state="pending")
-    )
+    with session_scope(config.database_url) as session:
+        session.execute(
+            update(table)
+            .where(table.account == account, table.state == "running")
+            .values(state="pending")
+        )
 
 
 def desired_entry(row: models.NodeMap) -> dict[str, str]:

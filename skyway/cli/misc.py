@@ -113,7 +113,7 @@ def _reconcile(obj: Obj, accounts: list[str]) -> None:
     for name in accounts:
         grace = registry.settings(obj.config, f"cloud-{name}").grace
         report = reconcile(obj.config, name, grace=grace)
-        if report.queued or worker.has_pending(obj.config, name):
+        if worker.has_pending(obj.config, name):  # ours or queued meanwhile
             worker.work(obj.config, name)
         rows += [
             (name, d.kind, d.node or "-", d.instance or "-", d.detail, d.action)

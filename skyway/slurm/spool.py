@@ -93,13 +93,6 @@ def set_aside(folder: Path, paths: list[Path]) -> Path:
     return failed
 
 
-def take(folder: Path) -> list[Call]:
-    """Read and remove every waiting call."""
-    calls = read(folder)
-    done([path for path, _ in calls])
-    return [call for _, call in calls]
-
-
 def parse(text: str) -> Call:
     """A call from its file's text; ValueError if it is not one."""
     parts = text.split("\n", 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,25 @@ def test_a_drainer_is_not_started_for_an_empty_spool(tmp_path: Path) -> None:
     lock.close()
 
 
+Handle = Callable[[config.Config, list[spool.Call]], object]
+
+
+def _serve_with(
+    handle: Handle, root: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serve the spool once with `handle` queueing the calls, quickly."""
+    monkeypatch.setattr(hooks, "_handle", handle)
+    monkeypatch.setattr(hooks, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(hooks, "LINGER", 0.1)
+    monkeypatch.setattr(hooks, "_start_worker", lambda *_: None)
+    lock = spool.try_lock(folder)
+    assert lock is not None
+    try:
+        hooks._serve(config.load(root), folder, lock)
+    finally:
+        lock.close()
+
+
 def test_a_call_that_fails_stays_spooled_and_is_tried_again(
     site: str, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,15 +149,7 @@ def test_a_call_that_fails_stays_spooled_and_is_tried_again(
             raise RuntimeError("database is away")
         return real(cfg, items)
 
-    monkeypatch.setattr(hooks, "_handle", flaky)
-    monkeypatch.setattr(hooks, "RETRY_WAIT", 0.01)
-    monkeypatch.setattr(hooks, "LINGER", 0.1)
-    monkeypatch.setattr(hooks, "_start_worker", lambda *_: None)
-    lock = spool.try_lock(folder)
-    assert lock is not None
-
-    hooks._serve(config.load(root), folder, lock)
-    lock.close()
+    _serve_with(flaky, root, folder, monkeypatch)
 
     assert tries == [1, 1, 1]
     assert _requests(site) == [
@@ -162,15 +174,7 @@ def test_a_call_that_keeps_failing_is_set_aside_alone(
             raise RuntimeError("this call always fails")
         return real(cfg, items)
 
-    monkeypatch.setattr(hooks, "_handle", poisoned)
-    monkeypatch.setattr(hooks, "RETRY_WAIT", 0.01)
-    monkeypatch.setattr(hooks, "LINGER", 0.1)
-    monkeypatch.setattr(hooks, "_start_worker", lambda *_: None)
-    lock = spool.try_lock(folder)
-    assert lock is not None
-
-    hooks._serve(config.load(root), folder, lock)
-    lock.close()
+    _serve_with(poisoned, root, folder, monkeypatch)
 
     assert _requests(site) == [
         ("rcc-azure-c8-002", "suspend", "hook:skyway-suspend")

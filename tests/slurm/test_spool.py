@@ -11,10 +11,11 @@ def test_calls_come_out_in_order_once(tmp_path: Path) -> None:
     for index in range(5):
         spool.put(tmp_path, spool.Call("resume", f"a-c1-00{index}", 1.5))
 
-    taken = spool.take(tmp_path)
+    taken = spool.read(tmp_path)
+    spool.done([path for path, _ in taken])
 
-    assert [c.hostlist for c in taken] == [f"a-c1-00{i}" for i in range(5)]
-    assert spool.take(tmp_path) == []
+    assert [c.hostlist for _, c in taken] == [f"a-c1-00{i}" for i in range(5)]
+    assert spool.read(tmp_path) == []
     assert spool.pending(tmp_path) == []
 
 
@@ -24,15 +25,17 @@ def test_a_call_keeps_its_time_and_resume_text(tmp_path: Path) -> None:
 
     spool.put(tmp_path, call)
 
-    assert spool.take(tmp_path) == [call]
+    assert [c for _, c in spool.read(tmp_path)] == [call]
 
 
 def test_unreadable_call_is_dropped_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "00000000000000000001-1.call").write_text("resume\nsoon\n")
     spool.put(tmp_path, spool.Call("suspend", "a-c1-001", 2.0))
 
-    assert spool.take(tmp_path) == [spool.Call("suspend", "a-c1-001", 2.0)]
-    assert spool.pending(tmp_path) == []
+    [(path, call)] = spool.read(tmp_path)
+
+    assert call == spool.Call("suspend", "a-c1-001", 2.0)
+    assert spool.pending(tmp_path) == [path]
 
 
 def test_one_drainer_at_a_time(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_the_shell_spools_a_resume_and_starts_a_drainer(site: Site) -> None:
     )
 
     assert code == 0
-    [call] = spool.take(site.spool)
+    [(_, call)] = spool.read(site.spool)
     assert call.hook == "resume"
     assert call.hostlist == "demo-local-c1-[001-002]"
     assert before - 0.01 <= call.at <= time.time()
@@ -81,8 +81,8 @@ def test_no_python_starts_while_a_drainer_runs(site: Site) -> None:
     finally:
         lock.close()
 
-    calls = spool.take(site.spool)
-    assert [(c.hook, c.hostlist) for c in calls] == [
+    calls = spool.read(site.spool)
+    assert [(c.hook, c.hostlist) for _, c in calls] == [
         ("suspend", "a-c1-001"),
         ("suspend", "a-c1-002"),
         ("suspend", "a-c1-003"),
